@@ -1,0 +1,234 @@
+//! How a feed or timeline request is described: which events match
+//! ([`EventFilter`]), in which order, from where ([`EventQuery`]).
+//!
+//! [`EventFilter::matches`] is the reference meaning of every filter: storage
+//! backends translate filters into their own queries, and the tests hold them to
+//! this function.
+
+use std::cmp::Ordering;
+
+use crate::event::{ActorType, Category, EventBody};
+use crate::timestamp::Timestamp;
+
+/// One entry of the `action` filter: an exact action, or every action under a
+/// prefix (`ticket.*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionPattern {
+    /// Exactly this action.
+    Exact(String),
+    /// Every action starting with this text, which ends with a dot (`ticket.`).
+    Prefix(String),
+}
+
+impl ActionPattern {
+    /// Reads `ticket.created` or `ticket.*`.
+    pub fn parse(text: &str) -> Option<ActionPattern> {
+        let valid_part = |part: &str| {
+            !part.is_empty() && part.split('.').all(crate::catalog::is_valid_identifier)
+        };
+        match text.strip_suffix(".*") {
+            Some(prefix) if valid_part(prefix) => Some(ActionPattern::Prefix(format!("{prefix}."))),
+            Some(_) => None,
+            None if valid_part(text) && text.len() <= crate::catalog::MAX_ACTION_LENGTH => {
+                Some(ActionPattern::Exact(text.to_string()))
+            }
+            None => None,
+        }
+    }
+
+    /// Whether `action` is covered.
+    pub fn matches(&self, action: &str) -> bool {
+        match self {
+            ActionPattern::Exact(exact) => action == exact,
+            ActionPattern::Prefix(prefix) => action.starts_with(prefix.as_str()),
+        }
+    }
+}
+
+/// A record named as `type:id`, as the `record` filter and timelines use it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RecordKey {
+    /// The record's type.
+    pub record_type: String,
+    /// The record's identifier.
+    pub id: String,
+}
+
+impl RecordKey {
+    /// Reads `ticket:T-42` (the id may itself contain colons).
+    pub fn parse(text: &str) -> Option<RecordKey> {
+        let (record_type, id) = text.split_once(':')?;
+        if record_type.is_empty() || id.is_empty() {
+            return None;
+        }
+        Some(RecordKey {
+            record_type: record_type.to_string(),
+            id: id.to_string(),
+        })
+    }
+}
+
+/// Which events match; every field left empty matches everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// Only these categories (empty: both). Callers also narrow this to what
+    /// the requester may see.
+    pub categories: Vec<Category>,
+    /// Only these actions or action prefixes (empty: all).
+    pub actions: Vec<ActionPattern>,
+    /// Only events by this actor.
+    pub actor_id: Option<String>,
+    /// Only events by this kind of actor.
+    pub actor_type: Option<ActorType>,
+    /// Only events whose target has this type.
+    pub target_type: Option<String>,
+    /// Only events whose target has this id.
+    pub target_id: Option<String>,
+    /// Only events whose target or related records include this record.
+    pub record: Option<RecordKey>,
+    /// Only events that occurred at or after this instant.
+    pub since: Option<Timestamp>,
+    /// Only events that occurred before this instant.
+    pub until: Option<Timestamp>,
+}
+
+impl EventFilter {
+    /// Whether an event matches every condition of the filter.
+    pub fn matches(&self, event: &EventBody) -> bool {
+        (self.categories.is_empty() || self.categories.contains(&event.category))
+            && (self.actions.is_empty()
+                || self
+                    .actions
+                    .iter()
+                    .any(|pattern| pattern.matches(&event.action)))
+            && self
+                .actor_id
+                .as_ref()
+                .is_none_or(|id| *id == event.actor.id)
+            && self
+                .actor_type
+                .is_none_or(|actor_type| actor_type == event.actor.actor_type)
+            && self
+                .target_type
+                .as_ref()
+                .is_none_or(|record_type| *record_type == event.target.record_type)
+            && self
+                .target_id
+                .as_ref()
+                .is_none_or(|id| *id == event.target.id)
+            && self.record.as_ref().is_none_or(|key| {
+                event
+                    .records()
+                    .iter()
+                    .any(|record| record.record_type == key.record_type && record.id == key.id)
+            })
+            && self.since.is_none_or(|since| event.occurred_at >= since)
+            && self.until.is_none_or(|until| event.occurred_at < until)
+    }
+}
+
+/// Newest first (`desc`, the default) or oldest first (`asc`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    /// Newest first.
+    #[default]
+    Desc,
+    /// Oldest first.
+    Asc,
+}
+
+impl Order {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Order::Desc => "desc",
+            Order::Asc => "asc",
+        }
+    }
+
+    /// Reads a wire name.
+    pub fn parse(text: &str) -> Option<Order> {
+        [Order::Desc, Order::Asc]
+            .into_iter()
+            .find(|order| order.as_str() == text)
+    }
+}
+
+/// Where an event stands in a feed: events sort by `occurred_at`, then by `seq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Position {
+    /// When the event occurred.
+    pub occurred_at: Timestamp,
+    /// Its place in the log, which breaks ties.
+    pub seq: u64,
+}
+
+impl Position {
+    /// Whether an event at `self` comes after `cursor` in a feed of `order`.
+    pub fn is_after(self, cursor: Position, order: Order) -> bool {
+        let ordering = (self.occurred_at, self.seq).cmp(&(cursor.occurred_at, cursor.seq));
+        match order {
+            Order::Asc => ordering == Ordering::Greater,
+            Order::Desc => ordering == Ordering::Less,
+        }
+    }
+}
+
+/// One page request of a feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventQuery {
+    /// Which events match.
+    pub filter: EventFilter,
+    /// Newest or oldest first.
+    pub order: Order,
+    /// At most this many events.
+    pub limit: usize,
+    /// Only events after this position (from a cursor).
+    pub after: Option<Position>,
+    /// Only events with `seq` at most this: the log's size when paging began, so
+    /// that events arriving during paging neither repeat nor shift pages.
+    pub max_seq: Option<u64>,
+}
+
+impl EventQuery {
+    /// Whether an event at `position` with this body belongs in the answer.
+    pub fn matches(&self, position: Position, body: &EventBody) -> bool {
+        self.max_seq.is_none_or(|max_seq| position.seq <= max_seq)
+            && self
+                .after
+                .is_none_or(|after| position.is_after(after, self.order))
+            && self.filter.matches(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_patterns() {
+        assert_eq!(
+            ActionPattern::parse("ticket.*"),
+            Some(ActionPattern::Prefix("ticket.".into()))
+        );
+        assert_eq!(
+            ActionPattern::parse("ticket"),
+            Some(ActionPattern::Exact("ticket".into()))
+        );
+        assert_eq!(ActionPattern::parse("*"), None);
+        assert_eq!(ActionPattern::parse("Ticket.*"), None);
+        assert!(ActionPattern::Prefix("user.".into()).matches("user.user.updated"));
+        assert!(!ActionPattern::Prefix("user.".into()).matches("users.created"));
+    }
+
+    #[test]
+    fn record_keys() {
+        let key = RecordKey::parse("ticket:T:42").unwrap();
+        assert_eq!(
+            (key.record_type.as_str(), key.id.as_str()),
+            ("ticket", "T:42")
+        );
+        assert_eq!(RecordKey::parse("ticket"), None);
+        assert_eq!(RecordKey::parse(":1"), None);
+    }
+}

@@ -1,0 +1,153 @@
+//! Translation of an [`EventQuery`] into one SQL statement over the indexed
+//! columns. The meaning of each filter is [`logbook_core::EventFilter::matches`];
+//! the conformance suite checks this translation against it.
+
+use logbook_core::{ActionPattern, EventQuery, Order};
+use rusqlite::types::Value as SqlValue;
+
+/// A statement and its parameters.
+pub(crate) struct Sql {
+    pub(crate) text: String,
+    pub(crate) parameters: Vec<SqlValue>,
+}
+
+/// The first text that sorts after every text starting with `prefix`: the
+/// prefix with its last character incremented (`ticket.` becomes `ticket/`).
+fn prefix_upper_bound(prefix: &str) -> String {
+    let mut upper = prefix.to_string();
+    if let Some(last) = upper.pop() {
+        upper.push(char::from_u32(last as u32 + 1).unwrap_or(char::MAX));
+    }
+    upper
+}
+
+/// Builds the page query: `SELECT seq, id, body FROM …` in feed order.
+pub(crate) fn page_query(workspace: &str, query: &EventQuery) -> Sql {
+    let filter = &query.filter;
+    let mut parameters: Vec<SqlValue> = vec![SqlValue::Text(workspace.to_string())];
+    let mut conditions: Vec<String> = vec!["e.workspace = ?1".to_string()];
+    let bind = |parameters: &mut Vec<SqlValue>, value: SqlValue| {
+        parameters.push(value);
+        format!("?{}", parameters.len())
+    };
+
+    // A record filter drives the query from the record index, whose rows carry
+    // the ordering columns; otherwise the events table drives it.
+    let (from, ordering) = match &filter.record {
+        Some(record) => {
+            let record_type = bind(&mut parameters, SqlValue::Text(record.record_type.clone()));
+            let record_id = bind(&mut parameters, SqlValue::Text(record.id.clone()));
+            conditions.push(format!(
+                "r.workspace = ?1 AND r.record_type = {record_type} AND r.record_id = {record_id}"
+            ));
+            (
+                "event_records r JOIN events e ON e.workspace = r.workspace AND e.seq = r.seq",
+                "r",
+            )
+        }
+        None => ("events e", "e"),
+    };
+
+    if !filter.categories.is_empty() {
+        let list: Vec<String> = filter
+            .categories
+            .iter()
+            .map(|category| {
+                bind(
+                    &mut parameters,
+                    SqlValue::Text(category.as_str().to_string()),
+                )
+            })
+            .collect();
+        conditions.push(format!("e.category IN ({})", list.join(", ")));
+    }
+    if !filter.actions.is_empty() {
+        let alternatives: Vec<String> = filter
+            .actions
+            .iter()
+            .map(|pattern| match pattern {
+                ActionPattern::Exact(action) => format!(
+                    "e.action = {}",
+                    bind(&mut parameters, SqlValue::Text(action.clone()))
+                ),
+                ActionPattern::Prefix(prefix) => {
+                    let lower = bind(&mut parameters, SqlValue::Text(prefix.clone()));
+                    let upper = bind(&mut parameters, SqlValue::Text(prefix_upper_bound(prefix)));
+                    format!("(e.action >= {lower} AND e.action < {upper})")
+                }
+            })
+            .collect();
+        conditions.push(format!("({})", alternatives.join(" OR ")));
+    }
+    let mut equal = |column: &str, value: Option<String>, parameters: &mut Vec<SqlValue>| {
+        if let Some(value) = value {
+            conditions.push(format!(
+                "{column} = {}",
+                bind(parameters, SqlValue::Text(value))
+            ));
+        }
+    };
+    equal("e.actor_id", filter.actor_id.clone(), &mut parameters);
+    equal(
+        "e.actor_type",
+        filter
+            .actor_type
+            .map(|actor_type| actor_type.as_str().to_string()),
+        &mut parameters,
+    );
+    equal("e.target_type", filter.target_type.clone(), &mut parameters);
+    equal("e.target_id", filter.target_id.clone(), &mut parameters);
+
+    if let Some(since) = filter.since {
+        let since = bind(&mut parameters, SqlValue::Integer(since.as_millis()));
+        conditions.push(format!("{ordering}.occurred_at >= {since}"));
+    }
+    if let Some(until) = filter.until {
+        let until = bind(&mut parameters, SqlValue::Integer(until.as_millis()));
+        conditions.push(format!("{ordering}.occurred_at < {until}"));
+    }
+    if let Some(max_seq) = query.max_seq {
+        let max_seq = bind(
+            &mut parameters,
+            SqlValue::Integer(i64::try_from(max_seq).unwrap_or(i64::MAX)),
+        );
+        conditions.push(format!("{ordering}.seq <= {max_seq}"));
+    }
+    let (comparison, direction) = match query.order {
+        Order::Desc => ("<", "DESC"),
+        Order::Asc => (">", "ASC"),
+    };
+    if let Some(after) = query.after {
+        let occurred_at = bind(
+            &mut parameters,
+            SqlValue::Integer(after.occurred_at.as_millis()),
+        );
+        let seq = bind(
+            &mut parameters,
+            SqlValue::Integer(i64::try_from(after.seq).unwrap_or(i64::MAX)),
+        );
+        conditions.push(format!(
+            "({ordering}.occurred_at {comparison} {occurred_at} OR ({ordering}.occurred_at = {occurred_at} AND {ordering}.seq {comparison} {seq}))"
+        ));
+    }
+    let limit = bind(
+        &mut parameters,
+        SqlValue::Integer(i64::try_from(query.limit).unwrap_or(i64::MAX)),
+    );
+    let text = format!(
+        "SELECT e.seq, e.id, e.body FROM {from} WHERE {} ORDER BY {ordering}.occurred_at {direction}, {ordering}.seq {direction} LIMIT {limit}",
+        conditions.join(" AND ")
+    );
+    Sql { text, parameters }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_bounds() {
+        assert_eq!(prefix_upper_bound("ticket."), "ticket/");
+        assert_eq!(prefix_upper_bound("a"), "b");
+    }
+}

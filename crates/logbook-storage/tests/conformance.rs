@@ -1,0 +1,567 @@
+//! The storage conformance suite: every behaviour of the [`Storage`] contract,
+//! written once and run against every backend by the `backends!` macro at the
+//! bottom. A new backend adds one line there.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use logbook_core::validate::{Limits, validate_event};
+use logbook_core::{
+    ActionPattern, ActorType, Catalog, Category, Event, EventFilter, EventQuery, Order, Position,
+    RecordKey, Role, Timestamp, WorkspaceCatalog, WorkspaceSettings,
+};
+use logbook_storage::{NewApiKey, NewEvent, NewWorkspace, Storage, StorageError, WorkspaceUpdate};
+use logbook_workload::{Workload, WorkloadConfig};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+const NOW: Timestamp = Timestamp::from_millis(1_790_000_000_000);
+
+/// Opens a fresh, empty storage of one backend, and reopens the same one.
+trait Backend {
+    fn open(&self) -> Arc<dyn Storage>;
+    fn reopen(&self) -> Arc<dyn Storage>;
+}
+
+struct Sqlite {
+    directory: tempfile::TempDir,
+}
+
+impl Sqlite {
+    fn new() -> Sqlite {
+        Sqlite {
+            directory: tempfile::tempdir().expect("a temporary directory"),
+        }
+    }
+}
+
+impl Backend for Sqlite {
+    fn open(&self) -> Arc<dyn Storage> {
+        Arc::new(
+            logbook_storage::sqlite::SqliteStorage::open(self.directory.path())
+                .expect("SQLite opens"),
+        )
+    }
+    fn reopen(&self) -> Arc<dyn Storage> {
+        self.open()
+    }
+}
+
+async fn workspace(storage: &dyn Storage, id: &str) {
+    storage
+        .create_workspace(NewWorkspace {
+            id: id.into(),
+            name: id.to_uppercase(),
+            created_at: NOW,
+        })
+        .await
+        .expect("workspace created");
+}
+
+/// Validated events from the realistic workload, with fresh ids.
+fn events(seed: u64, count: usize, span_days: i64) -> Vec<NewEvent> {
+    let start = NOW.plus_millis(-span_days * 86_400_000);
+    let mut config = WorkloadConfig::new(seed, start, NOW);
+    config.people = 8;
+    config.records_per_type = 12;
+    let document = WorkspaceCatalog::default();
+    let catalog = Catalog::new(&document);
+    Workload::new(config)
+        .events(count)
+        .into_iter()
+        .enumerate()
+        .map(|(number, value)| NewEvent {
+            id: format!("{seed:04}-{number:08}"),
+            body: validate_event(&value, &catalog, NOW, &Limits::default())
+                .expect("workload events are valid"),
+        })
+        .collect()
+}
+
+/// Every event of a workspace, in `seq` order.
+async fn all_events(storage: &dyn Storage, workspace: &str) -> Vec<Event> {
+    let query = EventQuery {
+        filter: EventFilter::default(),
+        order: Order::Asc,
+        limit: usize::MAX >> 2,
+        after: None,
+        max_seq: None,
+    };
+    let mut events = storage.query(workspace, &query).await.expect("query");
+    events.sort_by_key(|event| event.seq);
+    events
+}
+
+async fn workspaces_and_settings(backend: &dyn Backend) {
+    let storage = backend.open();
+    workspace(&*storage, "acme").await;
+    workspace(&*storage, "beta").await;
+    let duplicate = storage
+        .create_workspace(NewWorkspace {
+            id: "acme".into(),
+            name: "again".into(),
+            created_at: NOW,
+        })
+        .await;
+    assert!(
+        matches!(duplicate, Err(StorageError::Conflict(_))),
+        "{duplicate:?}"
+    );
+    let listed: Vec<String> = storage
+        .list_workspaces()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|w| w.id)
+        .collect();
+    assert_eq!(listed, ["acme", "beta"]);
+    let acme = storage
+        .workspace("acme")
+        .await
+        .unwrap()
+        .expect("acme exists");
+    assert_eq!(
+        (
+            acme.name.as_str(),
+            acme.event_count,
+            acme.settings.audit_log_enabled
+        ),
+        ("ACME", 0, true)
+    );
+    assert_eq!(storage.workspace("nope").await.unwrap(), None);
+
+    let catalog = WorkspaceCatalog {
+        mode: logbook_core::CatalogMode::Open,
+        actions: vec![Catalog::default_actions()[0].clone()],
+    };
+    let update = WorkspaceUpdate {
+        settings: Some(WorkspaceSettings {
+            audit_log_enabled: false,
+        }),
+        catalog: Some(catalog.clone()),
+        name: None,
+    };
+    let updated = storage.update_workspace("acme", update).await.unwrap();
+    assert_eq!(
+        (
+            updated.name.as_str(),
+            updated.settings.audit_log_enabled,
+            &updated.catalog
+        ),
+        ("ACME", false, &catalog)
+    );
+    let missing = storage
+        .update_workspace("nope", WorkspaceUpdate::default())
+        .await;
+    assert!(matches!(missing, Err(StorageError::NotFound(_))));
+    let reopened = backend.reopen();
+    assert_eq!(
+        reopened.workspace("acme").await.unwrap().unwrap().catalog,
+        catalog
+    );
+}
+
+async fn api_keys(backend: &dyn Backend) {
+    let storage = backend.open();
+    workspace(&*storage, "acme").await;
+    let key = |id: &str, workspace: &str| NewApiKey {
+        id: id.into(),
+        workspace: workspace.into(),
+        name: format!("key {id}"),
+        roles: vec![Role::Supervisor, Role::Setup],
+        secret_hash: vec![7; 32],
+        created_at: NOW,
+    };
+    let created = storage.create_api_key(key("k1", "acme")).await.unwrap();
+    assert_eq!(created.roles, [Role::Supervisor, Role::Setup]);
+    assert!(matches!(
+        storage.create_api_key(key("k2", "nope")).await,
+        Err(StorageError::NotFound(_))
+    ));
+    storage
+        .touch_api_key("k1", NOW.plus_millis(5))
+        .await
+        .unwrap();
+    let found = storage.api_key("k1").await.unwrap().expect("k1 exists");
+    assert_eq!(
+        (
+            found.last_used_at,
+            found.revoked_at,
+            found.secret_hash.len()
+        ),
+        (Some(NOW.plus_millis(5)), None, 32)
+    );
+    assert!(
+        !storage.revoke_api_key("other", "k1", NOW).await.unwrap(),
+        "a key is revoked only in its own workspace"
+    );
+    assert!(
+        storage
+            .revoke_api_key("acme", "k1", NOW.plus_millis(9))
+            .await
+            .unwrap()
+    );
+    assert!(
+        storage
+            .revoke_api_key("acme", "k1", NOW.plus_millis(20))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        storage.api_key("k1").await.unwrap().unwrap().revoked_at,
+        Some(NOW.plus_millis(9))
+    );
+    assert_eq!(storage.list_api_keys("acme").await.unwrap().len(), 1);
+    assert_eq!(storage.api_key("k9").await.unwrap(), None);
+}
+
+async fn appends_are_sequenced_durable_and_idempotent(backend: &dyn Backend) {
+    let storage = backend.open();
+    workspace(&*storage, "acme").await;
+    let mut batch = events(1, 5, 1);
+    batch[1].body.idempotency_key = Some("retry-1".into());
+    batch[3].body.idempotency_key = Some("retry-1".into());
+    let answers = storage.append("acme", batch.clone()).await.unwrap();
+    let seqs: Vec<(u64, bool)> = answers
+        .iter()
+        .map(|answer| (answer.seq, answer.duplicate))
+        .collect();
+    assert_eq!(
+        seqs,
+        [(0, false), (1, false), (2, false), (1, true), (3, false)]
+    );
+    assert_eq!(
+        answers[3].id, batch[1].id,
+        "a duplicate answers with the original id"
+    );
+
+    let mut retry = events(2, 2, 1);
+    retry[0].body.idempotency_key = Some("retry-1".into());
+    let answers = storage.append("acme", retry).await.unwrap();
+    assert_eq!(
+        (answers[0].seq, answers[0].duplicate, answers[1].seq),
+        (1, true, 4)
+    );
+
+    assert!(matches!(
+        storage.append("nope", events(3, 1, 1)).await,
+        Err(StorageError::NotFound(_))
+    ));
+
+    // A batch that fails part-way stores nothing: here its second event reuses an id.
+    let mut failing = events(4, 3, 1);
+    failing[1].id = batch[0].id.clone();
+    assert!(storage.append("acme", failing).await.is_err());
+
+    let reopened = backend.reopen();
+    let stored = all_events(&*reopened, "acme").await;
+    assert_eq!(
+        stored.iter().map(|event| event.seq).collect::<Vec<_>>(),
+        [0, 1, 2, 3, 4]
+    );
+    assert_eq!(
+        reopened
+            .workspace("acme")
+            .await
+            .unwrap()
+            .unwrap()
+            .event_count,
+        5
+    );
+    let first = reopened
+        .event("acme", &batch[0].id)
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(
+        first.body, batch[0].body,
+        "an event reads back exactly as appended"
+    );
+    assert_eq!(reopened.event("other", &batch[0].id).await.unwrap(), None);
+}
+
+async fn concurrent_appends_have_no_gaps(backend: &dyn Backend) {
+    let storage = backend.open();
+    workspace(&*storage, "acme").await;
+    workspace(&*storage, "beta").await;
+    let mut tasks = Vec::new();
+    for client in 0..20u64 {
+        let storage = storage.clone();
+        tasks.push(tokio::spawn(async move {
+            let target = if client % 2 == 0 { "acme" } else { "beta" };
+            for round in 0..5u64 {
+                storage
+                    .append(target, events(100 + client * 10 + round, 7, 1))
+                    .await
+                    .expect("append");
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    for id in ["acme", "beta"] {
+        let seqs: Vec<u64> = all_events(&*storage, id)
+            .await
+            .iter()
+            .map(|event| event.seq)
+            .collect();
+        assert_eq!(seqs, (0..350).collect::<Vec<u64>>(), "workspace {id}");
+    }
+}
+
+async fn secrets_are_created_once(backend: &dyn Backend) {
+    let storage = backend.open();
+    let first = storage.secret("cursor", vec![1; 32]).await.unwrap();
+    let second = storage.secret("cursor", vec![2; 32]).await.unwrap();
+    assert_eq!((first, second), (vec![1; 32], vec![1; 32]));
+    storage.ping().await.unwrap();
+}
+
+/// A random filter drawn from the values that occur in `sample`, so that most
+/// filters match something.
+fn random_filter(rng: &mut SmallRng, sample: &[Event]) -> EventFilter {
+    let mut filter = EventFilter::default();
+    let pick = |rng: &mut SmallRng| &sample[rng.random_range(0..sample.len())].body;
+    if rng.random_bool(0.2) {
+        filter.categories = vec![[Category::Activity, Category::Audit][rng.random_range(0..2)]];
+    }
+    if rng.random_bool(0.3) {
+        let action = pick(rng).action.clone();
+        filter.actions.push(if rng.random_bool(0.5) {
+            ActionPattern::Exact(action)
+        } else {
+            ActionPattern::Prefix(format!("{}.", action.split('.').next().unwrap()))
+        });
+        if rng.random_bool(0.3) {
+            filter
+                .actions
+                .push(ActionPattern::Exact(pick(rng).action.clone()));
+        }
+    }
+    if rng.random_bool(0.3) {
+        filter.actor_id = Some(pick(rng).actor.id.clone());
+    }
+    if rng.random_bool(0.2) {
+        filter.actor_type =
+            Some([ActorType::User, ActorType::System, ActorType::Api][rng.random_range(0..3)]);
+    }
+    if rng.random_bool(0.3) {
+        filter.target_type = Some(pick(rng).target.record_type.clone());
+    }
+    if rng.random_bool(0.2) {
+        filter.target_id = Some(pick(rng).target.id.clone());
+    }
+    if rng.random_bool(0.3) {
+        let body = pick(rng);
+        let records = body.records();
+        let record = records[rng.random_range(0..records.len())];
+        filter.record = Some(RecordKey {
+            record_type: record.record_type.clone(),
+            id: record.id.clone(),
+        });
+    }
+    if rng.random_bool(0.3) {
+        filter.since = Some(pick(rng).occurred_at);
+    }
+    if rng.random_bool(0.3) {
+        filter.until = Some(
+            pick(rng)
+                .occurred_at
+                .plus_millis(rng.random_range(0..86_400_000)),
+        );
+    }
+    filter
+}
+
+async fn queries_match_the_reference_filter(backend: &dyn Backend) {
+    let storage = backend.open();
+    workspace(&*storage, "acme").await;
+    workspace(&*storage, "beta").await;
+    // Out-of-order occurrence times and same-millisecond ties exercise ordering.
+    let mut stored = events(7, 1500, 30);
+    for (number, event) in stored.iter_mut().enumerate() {
+        if number % 10 == 0 {
+            event.body.occurred_at = NOW.plus_millis(-(number as i64) * 1000);
+        }
+        if number % 7 == 0 {
+            event.body.occurred_at =
+                Timestamp::from_millis(event.body.occurred_at.as_millis() / 60_000 * 60_000);
+        }
+    }
+    for chunk in stored.chunks(500) {
+        storage.append("acme", chunk.to_vec()).await.unwrap();
+    }
+    storage.append("beta", events(8, 200, 30)).await.unwrap();
+    let everything = all_events(&*storage, "acme").await;
+    assert_eq!(everything.len(), 1500);
+
+    let mut rng = SmallRng::seed_from_u64(99);
+    let mut nonempty = 0;
+    for round in 0..150 {
+        let filter = random_filter(&mut rng, &everything);
+        let order = if rng.random_bool(0.5) {
+            Order::Desc
+        } else {
+            Order::Asc
+        };
+        let max_seq = rng.random_bool(0.2).then(|| rng.random_range(0..1500u64));
+        let mut expected: Vec<&Event> = everything
+            .iter()
+            .filter(|event| {
+                filter.matches(&event.body) && max_seq.is_none_or(|max| event.seq <= max)
+            })
+            .collect();
+        expected.sort_by_key(|event| (event.body.occurred_at, event.seq));
+        if order == Order::Desc {
+            expected.reverse();
+        }
+        nonempty += usize::from(!expected.is_empty());
+
+        let limit = [1, 3, 17, 100, 1000][rng.random_range(0..5)];
+        let mut seen: Vec<u64> = Vec::new();
+        let mut after = None;
+        loop {
+            let query = EventQuery {
+                filter: filter.clone(),
+                order,
+                limit,
+                after,
+                max_seq,
+            };
+            let page = storage.query("acme", &query).await.unwrap();
+            assert!(page.len() <= limit);
+            seen.extend(page.iter().map(|event| event.seq));
+            match page.last() {
+                Some(last) if page.len() == limit => {
+                    after = Some(Position {
+                        occurred_at: last.body.occurred_at,
+                        seq: last.seq,
+                    })
+                }
+                _ => break,
+            }
+        }
+        let expected_seqs: Vec<u64> = expected.iter().map(|event| event.seq).collect();
+        assert_eq!(
+            seen, expected_seqs,
+            "round {round}: {filter:?} {order:?} limit {limit} max_seq {max_seq:?}"
+        );
+    }
+    assert!(
+        nonempty >= 75,
+        "only {nonempty} of 150 random filters matched anything"
+    );
+
+    // Each filter on its own, so that none is only ever tested in combination.
+    let body = &everything[42].body;
+    let single: Vec<EventFilter> = vec![
+        EventFilter {
+            categories: vec![Category::Audit],
+            ..Default::default()
+        },
+        EventFilter {
+            actions: vec![ActionPattern::Exact(body.action.clone())],
+            ..Default::default()
+        },
+        EventFilter {
+            actions: vec![ActionPattern::Prefix("ticket.".into())],
+            ..Default::default()
+        },
+        EventFilter {
+            actor_id: Some(body.actor.id.clone()),
+            ..Default::default()
+        },
+        EventFilter {
+            actor_type: Some(ActorType::System),
+            ..Default::default()
+        },
+        EventFilter {
+            target_type: Some(body.target.record_type.clone()),
+            ..Default::default()
+        },
+        EventFilter {
+            target_id: Some(body.target.id.clone()),
+            ..Default::default()
+        },
+        EventFilter {
+            record: Some(RecordKey {
+                record_type: "ticket".into(),
+                id: "T-10000".into(),
+            }),
+            ..Default::default()
+        },
+        EventFilter {
+            since: Some(body.occurred_at),
+            ..Default::default()
+        },
+        EventFilter {
+            until: Some(body.occurred_at),
+            ..Default::default()
+        },
+    ];
+    for filter in single {
+        let query = EventQuery {
+            filter: filter.clone(),
+            order: Order::Desc,
+            limit: 5000,
+            after: None,
+            max_seq: None,
+        };
+        let got: BTreeSet<u64> = storage
+            .query("acme", &query)
+            .await
+            .unwrap()
+            .iter()
+            .map(|event| event.seq)
+            .collect();
+        let want: BTreeSet<u64> = everything
+            .iter()
+            .filter(|event| filter.matches(&event.body))
+            .map(|event| event.seq)
+            .collect();
+        assert!(
+            !want.is_empty(),
+            "{filter:?} matches nothing; pick another sample"
+        );
+        assert_eq!(got, want, "{filter:?}");
+    }
+    let per_workspace: HashMap<String, usize> =
+        all_events(&*storage, "beta")
+            .await
+            .iter()
+            .fold(HashMap::new(), |mut counts, event| {
+                *counts.entry(event.workspace.clone()).or_default() += 1;
+                counts
+            });
+    assert_eq!(
+        per_workspace,
+        HashMap::from([("beta".to_string(), 200)]),
+        "workspaces never mix"
+    );
+}
+
+macro_rules! backends {
+    ($($backend:ident => $make:expr),* $(,)?) => {$(
+        mod $backend {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn workspaces_and_settings() { super::workspaces_and_settings(&$make).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn api_keys() { super::api_keys(&$make).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn appends_are_sequenced_durable_and_idempotent() { super::appends_are_sequenced_durable_and_idempotent(&$make).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn concurrent_appends_have_no_gaps() { super::concurrent_appends_have_no_gaps(&$make).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn secrets_are_created_once() { super::secrets_are_created_once(&$make).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn queries_match_the_reference_filter() { super::queries_match_the_reference_filter(&$make).await }
+        }
+    )*};
+}
+
+backends! {
+    sqlite => Sqlite::new(),
+}
