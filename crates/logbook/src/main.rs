@@ -1,1 +1,70 @@
-fn main() {}
+//! The `logbook` command: a thin layer of argument parsing over the library
+//! crates. `logbook serve` runs the server; `logbook demo` runs it with a demo
+//! workspace full of realistic events.
+
+mod demo;
+mod operator_token;
+mod serve;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Tamper-evident activity and audit logs for support and QA platforms.
+#[derive(Debug, Parser)]
+#[command(name = "logbook", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs the server.
+    Serve(ServeArgs),
+    /// Runs the server with a `demo` workspace of about 50,000 realistic events
+    /// (the same as `serve --demo`).
+    Demo(ServeArgs),
+}
+
+/// Where to listen and where to keep data.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// The address to listen on (port 0 picks a free port).
+    #[arg(long, env = "LOGBOOK_LISTEN", default_value = "127.0.0.1:7300")]
+    pub listen: SocketAddr,
+    /// The data directory of the embedded storage.
+    #[arg(long, env = "LOGBOOK_DATA_DIR", default_value = "./logbook-data")]
+    pub data_dir: PathBuf,
+    /// Create (once) and fill a `demo` workspace, and print a key for each role.
+    #[arg(long)]
+    pub demo: bool,
+    /// How many events the demo workspace gets when it is first created.
+    #[arg(long, default_value_t = 50_000, hide = true)]
+    pub demo_events: usize,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_max_level(log_level())
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::Serve(args) => runtime.block_on(serve::run(args)),
+        Command::Demo(args) => runtime.block_on(serve::run(ServeArgs { demo: true, ..args })),
+    }
+}
+
+/// The log level from `LOGBOOK_LOG` (`error`, `warn`, `info`, `debug`, `trace`),
+/// `info` by default.
+fn log_level() -> tracing::Level {
+    std::env::var("LOGBOOK_LOG")
+        .ok()
+        .and_then(|level| level.parse().ok())
+        .unwrap_or(tracing::Level::INFO)
+}

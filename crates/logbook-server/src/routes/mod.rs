@@ -1,0 +1,8 @@
+//! The HTTP handlers, one module per resource.
+
+pub mod catalog;
+pub mod events;
+pub mod health;
+pub mod keys;
+pub mod settings;
+pub mod workspaces;

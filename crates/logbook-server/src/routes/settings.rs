@@ -1,0 +1,95 @@
+//! A workspace's settings: its name and whether its audit log is on.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use logbook_core::{FieldIssue, Permission, Workspace, WorkspaceSettings};
+use logbook_storage::WorkspaceUpdate;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{require, workspace_access};
+use crate::body::json_document;
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::state::AppState;
+
+/// The settings document.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SettingsView {
+    /// Display name.
+    pub name: String,
+    /// When false, only `superadmin` sees audit-category events.
+    pub audit_log_enabled: bool,
+}
+
+impl From<Workspace> for SettingsView {
+    fn from(workspace: Workspace) -> SettingsView {
+        SettingsView {
+            name: workspace.name,
+            audit_log_enabled: workspace.settings.audit_log_enabled,
+        }
+    }
+}
+
+/// `PUT …/settings` body: fields left out keep their value.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsUpdate {
+    /// A new display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Switch the audit log on or off.
+    #[serde(default)]
+    pub audit_log_enabled: Option<bool>,
+}
+
+/// Reads a workspace's settings (auditor, admin).
+#[utoipa::path(get, path = "/v1/workspaces/{workspace}/settings", tag = "settings",
+    params(("workspace" = String, Path, description = "workspace id")), security(("bearer" = [])),
+    responses((status = 200, body = SettingsView), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+pub async fn get(
+    State(state): State<AppState>,
+    Path(workspace): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<SettingsView>, ApiError> {
+    let (principal, workspace) = workspace_access(&state, &headers, &workspace).await?;
+    require(&principal, Permission::ReadConfiguration)?;
+    Ok(Json(workspace.into()))
+}
+
+/// Changes a workspace's settings (admin).
+#[utoipa::path(put, path = "/v1/workspaces/{workspace}/settings", tag = "settings", request_body = SettingsUpdate,
+    params(("workspace" = String, Path, description = "workspace id")), security(("bearer" = [])),
+    responses((status = 200, body = SettingsView), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)))]
+pub async fn put(
+    State(state): State<AppState>,
+    Path(workspace): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<SettingsView>, ApiError> {
+    let (principal, workspace) = workspace_access(&state, &headers, &workspace).await?;
+    require(&principal, Permission::ManageConfiguration)?;
+    let request: SettingsUpdate = json_document(&headers, body).await?;
+    if let Some(name) = &request.name {
+        if name.trim().is_empty() || name.chars().count() > 200 {
+            return Err(ApiError::invalid_request(vec![FieldIssue::new(
+                "name",
+                "must be 1 to 200 characters",
+            )]));
+        }
+    }
+    let settings = request
+        .audit_log_enabled
+        .map(|audit_log_enabled| WorkspaceSettings { audit_log_enabled });
+    let update = WorkspaceUpdate {
+        name: request.name,
+        settings,
+        catalog: None,
+    };
+    let updated = state
+        .storage()
+        .update_workspace(&workspace.id, update)
+        .await?;
+    Ok(Json(updated.into()))
+}

@@ -1,0 +1,74 @@
+//! What every handler shares: the storage, the operator token's hash, the cursor
+//! secret and the event limits.
+
+use std::sync::Arc;
+
+use logbook_core::{Limits, Timestamp};
+use logbook_storage::{Storage, StorageError};
+
+use crate::auth::{hash_secret, random_bytes};
+
+/// How a server is configured.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The operator token (kept only as a hash once the server starts).
+    pub operator_token: String,
+    /// The bounds on events.
+    pub limits: Limits,
+}
+
+/// The shared state of all handlers; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    storage: Arc<dyn Storage>,
+    operator_token_hash: Vec<u8>,
+    cursor_secret: Vec<u8>,
+    limits: Limits,
+}
+
+impl AppState {
+    /// Builds the state; reads (or creates) the deployment's cursor secret.
+    pub async fn new(
+        storage: Arc<dyn Storage>,
+        config: ServerConfig,
+    ) -> Result<AppState, StorageError> {
+        let cursor_secret = storage.secret("cursor-hmac", random_bytes(32)).await?;
+        Ok(AppState {
+            inner: Arc::new(Inner {
+                storage,
+                operator_token_hash: hash_secret(&config.operator_token),
+                cursor_secret,
+                limits: config.limits,
+            }),
+        })
+    }
+
+    /// The storage.
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.inner.storage
+    }
+
+    /// SHA-256 of the operator token.
+    pub fn operator_token_hash(&self) -> &[u8] {
+        &self.inner.operator_token_hash
+    }
+
+    /// The key that signs feed cursors.
+    pub fn cursor_secret(&self) -> &[u8] {
+        &self.inner.cursor_secret
+    }
+
+    /// The bounds on events.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// The current time.
+    pub fn now(&self) -> Timestamp {
+        crate::auth::now()
+    }
+}

@@ -1,0 +1,82 @@
+//! `logbook serve`: opens the storage, prepares the operator token and serves the
+//! API until Ctrl-C or SIGTERM, letting requests in flight finish.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use logbook_core::Limits;
+use logbook_server::{AppState, ServerConfig};
+use logbook_storage::Storage;
+use logbook_storage::sqlite::SqliteStorage;
+
+use crate::{ServeArgs, demo, operator_token};
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let storage: Arc<dyn Storage> = Arc::new(
+        SqliteStorage::open(&args.data_dir)
+            .with_context(|| format!("opening the data directory {}", args.data_dir.display()))?,
+    );
+    let (token, generated) = operator_token::load_or_create(&args.data_dir)?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    let demo_keys = if args.demo {
+        Some(demo::prepare(&*storage, args.demo_events).await?)
+    } else {
+        None
+    };
+    let state = AppState::new(
+        storage,
+        ServerConfig {
+            operator_token: token.clone(),
+            limits: Limits::default(),
+        },
+    )
+    .await?;
+
+    println!("Logbook listening on http://{address}");
+    println!("  data directory: {}", args.data_dir.display());
+    if generated {
+        println!(
+            "  operator token (saved in {}, shown only now): {token}",
+            args.data_dir.join(operator_token::TOKEN_FILE).display()
+        );
+    } else if std::env::var_os("LOGBOOK_ADMIN_TOKEN").is_none() {
+        println!(
+            "  operator token: in {}",
+            args.data_dir.join(operator_token::TOKEN_FILE).display()
+        );
+    }
+    if let Some(keys) = demo_keys {
+        demo::print(&keys, address);
+    }
+    println!("  API description: http://{address}/openapi.json");
+
+    logbook_server::serve(listener, state, shutdown_signal())
+        .await
+        .context("serving")?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
