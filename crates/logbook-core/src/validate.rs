@@ -140,17 +140,17 @@ pub fn validate_event(
 
     let actor = checker.actor(object.get("actor"));
     let target = checker.record(object.get("target"), "target", true);
-    if let (Some(target), Some(expected)) = (&target, expected_target_type) {
-        if target.record_type != expected {
-            checker.fail(
-                "target.type",
-                format!(
-                    "{} applies to {expected} records, not {}",
-                    action.as_deref().unwrap_or(""),
-                    target.record_type
-                ),
-            );
-        }
+    if let (Some(target), Some(expected)) = (&target, expected_target_type)
+        && target.record_type != expected
+    {
+        checker.fail(
+            "target.type",
+            format!(
+                "{} applies to {expected} records, not {}",
+                action.as_deref().unwrap_or(""),
+                target.record_type
+            ),
+        );
     }
     let related = checker.related(object.get("related"));
     let changes = checker.changes(object.get("changes"));
@@ -349,13 +349,13 @@ impl Checker<'_> {
         };
         let max = self.limits.max_string_chars;
         let record_type = self.required_string(object, "type", &format!("{path}.type"), 64);
-        if let Some(record_type) = &record_type {
-            if !is_valid_identifier(record_type) {
-                self.fail(
-                    format!("{path}.type"),
-                    "must be a lowercase identifier such as ticket or agent_group",
-                );
-            }
+        if let Some(record_type) = &record_type
+            && !is_valid_identifier(record_type)
+        {
+            self.fail(
+                format!("{path}.type"),
+                "must be a lowercase identifier such as ticket or agent_group",
+            );
         }
         let id = self.required_string(object, "id", &format!("{path}.id"), max);
         let name = self.optional_string(object, "name", &format!("{path}.name"), max);

@@ -68,8 +68,9 @@ pub struct EventBatch {
     events: Vec<EventInput>,
 }
 
-/// The ingest body: one event, or a batch.
-#[allow(dead_code)]
+/// The ingest body: one event, or a batch. (Only documentation: ingest reads
+/// bodies as JSON values so that every problem can be reported by field.)
+#[allow(dead_code, clippy::large_enum_variant)]
 #[derive(utoipa::ToSchema)]
 pub enum IngestRequest {
     /// One event.

@@ -71,13 +71,13 @@ pub async fn put(
     let (principal, workspace) = workspace_access(&state, &headers, &workspace).await?;
     require(&principal, Permission::ManageConfiguration)?;
     let request: SettingsUpdate = json_document(&headers, body).await?;
-    if let Some(name) = &request.name {
-        if name.trim().is_empty() || name.chars().count() > 200 {
-            return Err(ApiError::invalid_request(vec![FieldIssue::new(
-                "name",
-                "must be 1 to 200 characters",
-            )]));
-        }
+    if let Some(name) = &request.name
+        && (name.trim().is_empty() || name.chars().count() > 200)
+    {
+        return Err(ApiError::invalid_request(vec![FieldIssue::new(
+            "name",
+            "must be 1 to 200 characters",
+        )]));
     }
     let settings = request
         .audit_log_enabled

@@ -1,0 +1,209 @@
+//! A Logbook router over a fresh embedded store, driven in-process through the
+//! real router, with a key for every role in the workspaces it is asked for.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use logbook_core::{Limits, Role};
+use logbook_server::{AppState, ServerConfig};
+use logbook_storage::Storage;
+use logbook_storage::sqlite::SqliteStorage;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+pub const OPERATOR: &str = "operator-token-for-tests-0123456789";
+
+pub struct TestApp {
+    pub router: Router,
+    pub storage: Arc<dyn Storage>,
+    /// `keys[workspace][role]` is a token with exactly that role.
+    pub keys: HashMap<String, HashMap<Role, String>>,
+    _directory: tempfile::TempDir,
+}
+
+/// An answer: status and JSON body (`Value::Null` when empty or not JSON).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Answer {
+    /// The error envelope's code, if this is an error.
+    pub fn code(&self) -> Option<&str> {
+        self.body.pointer("/error/code").and_then(Value::as_str)
+    }
+}
+
+impl TestApp {
+    /// A server with the given workspaces, each with a key per role.
+    pub async fn new(workspaces: &[&str]) -> TestApp {
+        let directory = tempfile::tempdir().expect("a temporary directory");
+        let storage: Arc<dyn Storage> =
+            Arc::new(SqliteStorage::open(directory.path()).expect("storage opens"));
+        let config = ServerConfig {
+            operator_token: OPERATOR.into(),
+            limits: Limits::default(),
+        };
+        let state = AppState::new(storage.clone(), config).await.expect("state");
+        let mut app = TestApp {
+            router: logbook_server::router(state),
+            storage,
+            keys: HashMap::new(),
+            _directory: directory,
+        };
+        for workspace in workspaces {
+            let created = app
+                .call(
+                    Method::POST,
+                    "/v1/workspaces",
+                    Some(OPERATOR),
+                    Some(json!({"id": workspace})),
+                )
+                .await;
+            assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+            let mut roles = HashMap::new();
+            for role in Role::ALL {
+                let path = format!("/v1/workspaces/{workspace}/keys");
+                let key = app
+                    .call(
+                        Method::POST,
+                        &path,
+                        Some(OPERATOR),
+                        Some(json!({"name": role.as_str(), "roles": [role]})),
+                    )
+                    .await;
+                assert_eq!(key.status, StatusCode::CREATED, "{key:?}");
+                roles.insert(
+                    role,
+                    key.body["token"].as_str().expect("a token").to_string(),
+                );
+            }
+            app.keys.insert(workspace.to_string(), roles);
+        }
+        app
+    }
+
+    /// The token of `role` in `workspace`.
+    pub fn key(&self, workspace: &str, role: Role) -> &str {
+        &self.keys[workspace][&role]
+    }
+
+    /// Sends a request with an optional token and JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let bytes = body.map(|body| body.to_string().into_bytes());
+        self.raw(method, path, token, Some("application/json"), bytes)
+            .await
+    }
+
+    /// Sends a request with raw body bytes and content type.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: Option<&str>,
+        body: Option<Vec<u8>>,
+    ) -> Answer {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        if let (Some(_), Some(content_type)) = (&body, content_type) {
+            request = request.header("content-type", content_type);
+        }
+        let request = request
+            .body(body.map_or_else(Body::empty, Body::from))
+            .expect("a request");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router answers");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("a body");
+        Answer {
+            status,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
+    /// Ingests events as the workspace's publisher and expects 201.
+    pub async fn ingest(&self, workspace: &str, events: Vec<Value>) -> Vec<Value> {
+        let path = format!("/v1/workspaces/{workspace}/events");
+        let answer = self
+            .call(
+                Method::POST,
+                &path,
+                Some(self.key(workspace, Role::Publisher)),
+                Some(json!({"events": events})),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{answer:?}");
+        answer.body["events"].as_array().expect("events").clone()
+    }
+
+    /// How many events a workspace's log holds.
+    pub async fn event_count(&self, workspace: &str) -> u64 {
+        self.storage
+            .workspace(workspace)
+            .await
+            .expect("storage")
+            .expect("workspace")
+            .event_count
+    }
+
+    /// Every page of a feed path (which may carry a query), following cursors.
+    pub async fn all_pages(&self, path_and_query: &str, token: &str) -> Vec<Value> {
+        let mut events = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let separator = if path_and_query.contains('?') {
+                '&'
+            } else {
+                '?'
+            };
+            let path = match &cursor {
+                Some(cursor) => format!("{path_and_query}{separator}cursor={cursor}"),
+                None => path_and_query.to_string(),
+            };
+            let page = self.call(Method::GET, &path, Some(token), None).await;
+            assert_eq!(page.status, StatusCode::OK, "{path}: {page:?}");
+            events.extend(
+                page.body["events"]
+                    .as_array()
+                    .expect("events")
+                    .iter()
+                    .cloned(),
+            );
+            match page.body["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_string()),
+                None => return events,
+            }
+        }
+    }
+}
+
+/// A valid event of the default catalog.
+pub fn event(action: &str, target_type: &str, target_id: &str) -> Value {
+    json!({
+        "action": action,
+        "actor": {"type": "user", "id": "U-1", "name": "Ana Silva", "email": "ana@example.com"},
+        "target": {"type": target_type, "id": target_id, "name": format!("{target_type} {target_id}")},
+        "context": {"ip": "192.0.2.10"},
+    })
+}

@@ -1,0 +1,514 @@
+//! The feed and record timelines through the real router: every filter and
+//! random combinations of them against a plain in-memory evaluation, cursor
+//! paging, cursor tampering, role visibility.
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::{TestApp, event};
+use logbook_core::Role;
+use logbook_workload::{Workload, WorkloadConfig};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+
+/// A plain reading of each feed parameter, written independently of the server.
+fn naive_matches(event: &Value, params: &[(&str, String)]) -> bool {
+    let text = |pointer: &str| {
+        event
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    params.iter().all(|(name, value)| match *name {
+        "category" => value
+            .split(',')
+            .any(|category| category == text("/category")),
+        "action" => value
+            .split(',')
+            .any(|pattern| match pattern.strip_suffix('*') {
+                Some(prefix) => text("/action").starts_with(prefix),
+                None => text("/action") == pattern,
+            }),
+        "actor_id" => text("/actor/id") == *value,
+        "actor_type" => text("/actor/type") == *value,
+        "target_type" => text("/target/type") == *value,
+        "target_id" => text("/target/id") == *value,
+        "record" => {
+            let (record_type, id) = value.split_once(':').unwrap();
+            let mut records = vec![&event["target"]];
+            records.extend(event["related"].as_array().unwrap());
+            records
+                .iter()
+                .any(|record| record["type"] == record_type && record["id"] == id)
+        }
+        "since" => text("/occurred_at") >= *value,
+        "until" => text("/occurred_at") < *value,
+        other => panic!("no naive reading of {other}"),
+    })
+}
+
+fn seqs(events: &[Value]) -> Vec<u64> {
+    events
+        .iter()
+        .map(|event| event["seq"].as_u64().unwrap())
+        .collect()
+}
+
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|byte| {
+            if byte.is_ascii_alphanumeric() || b"-_.*,".contains(&byte) {
+                (byte as char).to_string()
+            } else {
+                format!("%{byte:02X}")
+            }
+        })
+        .collect()
+}
+
+async fn loaded_app() -> (TestApp, Vec<Value>) {
+    let app = TestApp::new(&["acme", "beta"]).await;
+    let now = logbook_server::auth::now();
+    let mut config = WorkloadConfig::new(
+        11,
+        now.plus_millis(-20 * 86_400_000),
+        now.plus_millis(-1000),
+    );
+    config.people = 6;
+    config.records_per_type = 10;
+    let mut workload = Workload::new(config);
+    let mut events = workload.events(800);
+    // Ties in occurred_at exercise the seq tie-break.
+    for pair in events.chunks_mut(9) {
+        let shared = pair[0]["occurred_at"].clone();
+        pair.last_mut().unwrap()["occurred_at"] = shared;
+    }
+    for chunk in events.chunks(400) {
+        app.ingest("acme", chunk.to_vec()).await;
+    }
+    app.ingest("beta", workload.events(50)).await;
+    let admin = app.key("acme", Role::Admin).to_string();
+    let everything = app
+        .all_pages("/v1/workspaces/acme/events?order=asc&limit=1000", &admin)
+        .await;
+    assert_eq!(everything.len(), 800);
+    (app, everything)
+}
+
+fn random_params(rng: &mut SmallRng, sample: &[Value]) -> Vec<(&'static str, String)> {
+    let pick = |rng: &mut SmallRng| &sample[rng.random_range(0..sample.len())];
+    let text = |event: &Value, pointer: &str| {
+        event
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap()
+            .to_string()
+    };
+    let mut params = Vec::new();
+    if rng.random_bool(0.2) {
+        params.push((
+            "category",
+            ["activity", "audit", "activity,audit"][rng.random_range(0..3)].to_string(),
+        ));
+    }
+    if rng.random_bool(0.3) {
+        let action = text(pick(rng), "/action");
+        let prefix = format!("{}.*", action.split('.').next().unwrap());
+        let other = text(pick(rng), "/action");
+        params.push((
+            "action",
+            [action, prefix.clone(), format!("{prefix},{other}")][rng.random_range(0..3)].clone(),
+        ));
+    }
+    for (name, pointer, probability) in [
+        ("actor_id", "/actor/id", 0.3),
+        ("actor_type", "/actor/type", 0.2),
+        ("target_type", "/target/type", 0.3),
+        ("target_id", "/target/id", 0.2),
+    ] {
+        if rng.random_bool(probability) {
+            params.push((name, text(pick(rng), pointer)));
+        }
+    }
+    if rng.random_bool(0.3) {
+        let event = pick(rng);
+        let mut records = vec![event["target"].clone()];
+        records.extend(event["related"].as_array().unwrap().iter().cloned());
+        let record = &records[rng.random_range(0..records.len())];
+        params.push((
+            "record",
+            format!(
+                "{}:{}",
+                record["type"].as_str().unwrap(),
+                record["id"].as_str().unwrap()
+            ),
+        ));
+    }
+    if rng.random_bool(0.3) {
+        params.push(("since", text(pick(rng), "/occurred_at")));
+    }
+    if rng.random_bool(0.3) {
+        params.push(("until", text(pick(rng), "/occurred_at")));
+    }
+    params
+}
+
+#[tokio::test]
+async fn random_filters_and_pages_match_a_naive_evaluation() {
+    let (app, everything) = loaded_app().await;
+    let admin = app.key("acme", Role::Admin).to_string();
+    let mut rng = SmallRng::seed_from_u64(5);
+    for round in 0..120 {
+        let params = random_params(&mut rng, &everything);
+        let ascending = rng.random_bool(0.4);
+        let limit = [1, 7, 50, 333][rng.random_range(0..4)];
+        let mut expected: Vec<&Value> = everything
+            .iter()
+            .filter(|event| naive_matches(event, &params))
+            .collect();
+        expected.sort_by_key(|event| {
+            (
+                event["occurred_at"].as_str().unwrap().to_string(),
+                event["seq"].as_u64().unwrap(),
+            )
+        });
+        if !ascending {
+            expected.reverse();
+        }
+        let mut query: Vec<String> = params
+            .iter()
+            .map(|(name, value)| format!("{name}={}", encode(value)))
+            .collect();
+        query.push(format!("limit={limit}"));
+        if ascending {
+            query.push("order=asc".into());
+        }
+        let got = app
+            .all_pages(
+                &format!("/v1/workspaces/acme/events?{}", query.join("&")),
+                &admin,
+            )
+            .await;
+        let expected_seqs: Vec<u64> = expected
+            .iter()
+            .map(|event| event["seq"].as_u64().unwrap())
+            .collect();
+        assert_eq!(
+            seqs(&got),
+            expected_seqs,
+            "round {round}: {params:?} limit {limit} ascending {ascending}"
+        );
+
+        // The same filter as a record timeline, when it names a record.
+        if let Some((_, record)) = params.iter().find(|(name, _)| *name == "record") {
+            let (record_type, id) = record.split_once(':').unwrap();
+            let rest: Vec<String> = query
+                .iter()
+                .filter(|part| !part.starts_with("record="))
+                .cloned()
+                .collect();
+            let path = format!(
+                "/v1/workspaces/acme/records/{}/{}/events?{}",
+                encode(record_type),
+                encode(id),
+                rest.join("&")
+            );
+            assert_eq!(
+                seqs(&app.all_pages(&path, &admin).await),
+                expected_seqs,
+                "timeline, round {round}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_single_filter_matches_something_and_is_exact() {
+    let (app, everything) = loaded_app().await;
+    let admin = app.key("acme", Role::Admin).to_string();
+    let sample = everything
+        .iter()
+        .find(|event| !event["related"].as_array().unwrap().is_empty())
+        .expect("an event with related records");
+    let text = |pointer: &str| {
+        sample
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap()
+            .to_string()
+    };
+    let related = &sample["related"][0];
+    let filters: Vec<(&str, String)> = vec![
+        ("category", "audit".into()),
+        ("action", text("/action")),
+        ("action", "ticket.*".into()),
+        ("actor_id", text("/actor/id")),
+        ("actor_type", "system".into()),
+        ("target_type", text("/target/type")),
+        ("target_id", text("/target/id")),
+        (
+            "record",
+            format!(
+                "{}:{}",
+                related["type"].as_str().unwrap(),
+                related["id"].as_str().unwrap()
+            ),
+        ),
+        ("since", text("/occurred_at")),
+        ("until", text("/occurred_at")),
+    ];
+    for (name, value) in filters {
+        let params = vec![(name, value.clone())];
+        let expected: std::collections::BTreeSet<u64> = everything
+            .iter()
+            .filter(|event| naive_matches(event, &params))
+            .map(|event| event["seq"].as_u64().unwrap())
+            .collect();
+        assert!(
+            !expected.is_empty() && expected.len() < everything.len(),
+            "{name}={value} should match some events, not all"
+        );
+        let got = app
+            .all_pages(
+                &format!(
+                    "/v1/workspaces/acme/events?{name}={}&limit=1000",
+                    encode(&value)
+                ),
+                &admin,
+            )
+            .await;
+        assert_eq!(
+            seqs(&got)
+                .into_iter()
+                .collect::<std::collections::BTreeSet<_>>(),
+            expected,
+            "{name}={value}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn cursors_are_stable_and_tamper_proof() {
+    let (app, everything) = loaded_app().await;
+    let admin = app.key("acme", Role::Admin).to_string();
+    let first = app
+        .call(
+            Method::GET,
+            "/v1/workspaces/acme/events?limit=100",
+            Some(&admin),
+            None,
+        )
+        .await;
+    let cursor = first.body["next_cursor"].as_str().unwrap().to_string();
+    // Events that arrive while paging neither repeat nor shift the pages.
+    app.ingest("acme", vec![event("ticket.created", "ticket", "T-NEW"); 30])
+        .await;
+    let mut paged = seqs(first.body["events"].as_array().unwrap());
+    let mut next = Some(cursor.clone());
+    while let Some(current) = next {
+        let page = app
+            .call(
+                Method::GET,
+                &format!("/v1/workspaces/acme/events?limit=100&cursor={current}"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        paged.extend(seqs(page.body["events"].as_array().unwrap()));
+        next = page.body["next_cursor"].as_str().map(str::to_string);
+    }
+    let mut expected = everything.clone();
+    expected.sort_by_key(|event| {
+        std::cmp::Reverse((
+            event["occurred_at"].as_str().unwrap().to_string(),
+            event["seq"].as_u64().unwrap(),
+        ))
+    });
+    assert_eq!(
+        paged,
+        seqs(&expected),
+        "exactly the events present when paging began, once each, in order"
+    );
+
+    let mut tampered = cursor.clone().into_bytes();
+    tampered[5] = if tampered[5] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    let beta_admin = app.key("beta", Role::Admin).to_string();
+    let beta_cursor = app
+        .call(
+            Method::GET,
+            "/v1/workspaces/beta/events?limit=10",
+            Some(&beta_admin),
+            None,
+        )
+        .await
+        .body["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (query, what) in [
+        (format!("cursor={tampered}"), "a tampered cursor"),
+        (
+            format!("cursor={beta_cursor}"),
+            "another workspace's cursor",
+        ),
+        (
+            format!("cursor={cursor}&order=asc"),
+            "a cursor of another order",
+        ),
+        ("cursor=bm9wZQ".to_string(), "a made-up cursor"),
+    ] {
+        let answer = app
+            .call(
+                Method::GET,
+                &format!("/v1/workspaces/acme/events?{query}"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (answer.status, answer.code()),
+            (StatusCode::BAD_REQUEST, Some("invalid_parameter")),
+            "{what}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_parameters_are_named() {
+    let (app, _) = loaded_app().await;
+    let admin = app.key("acme", Role::Admin).to_string();
+    for (query, mentions) in [
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=ten", "limit"),
+        ("order=sideways", "order"),
+        ("category=secret", "category"),
+        ("action=*", "action"),
+        ("actor_type=robot", "actor_type"),
+        ("record=ticket", "record"),
+        ("since=yesterday", "since"),
+        ("until=2026-13-01", "until"),
+        ("actor_id=", "actor_id"),
+        ("colour=red", "colour"),
+    ] {
+        let answer = app
+            .call(
+                Method::GET,
+                &format!("/v1/workspaces/acme/events?{query}"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{query}");
+        let message = answer.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(mentions), "{query}: {message}");
+    }
+    let dated = app
+        .call(
+            Method::GET,
+            "/v1/workspaces/acme/events?since=2020-01-01&until=2999-01-01",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(dated.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn roles_see_only_their_categories() {
+    let (app, everything) = loaded_app().await;
+    let count = |category: &str| {
+        everything
+            .iter()
+            .filter(|event| event["category"] == category)
+            .count()
+    };
+    for (role, expected) in [
+        (Role::Supervisor, count("activity")),
+        (Role::Setup, count("audit")),
+        (Role::Auditor, everything.len()),
+        (Role::Admin, everything.len()),
+    ] {
+        let got = app
+            .all_pages(
+                "/v1/workspaces/acme/events?limit=1000",
+                app.key("acme", role),
+            )
+            .await;
+        assert_eq!(got.len(), expected, "{role:?}");
+    }
+    for role in [Role::Publisher, Role::Agent] {
+        let answer = app
+            .call(
+                Method::GET,
+                "/v1/workspaces/acme/events",
+                Some(app.key("acme", role)),
+                None,
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{role:?}");
+    }
+    let supervisor = app.key("acme", Role::Supervisor);
+    let audit = everything
+        .iter()
+        .find(|event| event["category"] == "audit")
+        .unwrap();
+    let activity = everything
+        .iter()
+        .find(|event| event["category"] == "activity")
+        .unwrap();
+    let hidden = app
+        .call(
+            Method::GET,
+            &format!(
+                "/v1/workspaces/acme/events/{}",
+                audit["id"].as_str().unwrap()
+            ),
+            Some(supervisor),
+            None,
+        )
+        .await;
+    assert_eq!(
+        hidden.status,
+        StatusCode::NOT_FOUND,
+        "a hidden category looks absent"
+    );
+    let shown = app
+        .call(
+            Method::GET,
+            &format!(
+                "/v1/workspaces/acme/events/{}",
+                activity["id"].as_str().unwrap()
+            ),
+            Some(supervisor),
+            None,
+        )
+        .await;
+    assert_eq!(shown.body, *activity);
+    let elsewhere = app
+        .call(
+            Method::GET,
+            &format!(
+                "/v1/workspaces/acme/events/{}",
+                activity["id"].as_str().unwrap()
+            ),
+            Some(app.key("beta", Role::Admin)),
+            None,
+        )
+        .await;
+    assert_eq!(elsewhere.status, StatusCode::NOT_FOUND);
+    let audit_only = app
+        .all_pages(
+            "/v1/workspaces/acme/events?category=audit&limit=1000",
+            supervisor,
+        )
+        .await;
+    assert!(
+        audit_only.is_empty(),
+        "asking for a hidden category returns nothing"
+    );
+}
