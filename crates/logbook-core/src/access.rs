@@ -30,15 +30,8 @@ pub enum Role {
 
 impl Role {
     /// Every role, weakest first.
-    pub const ALL: [Role; 7] = [
-        Role::Publisher,
-        Role::Agent,
-        Role::Supervisor,
-        Role::Setup,
-        Role::Auditor,
-        Role::Admin,
-        Role::Superadmin,
-    ];
+    pub const ALL: [Role; 7] =
+        [Role::Publisher, Role::Agent, Role::Supervisor, Role::Setup, Role::Auditor, Role::Admin, Role::Superadmin];
 
     /// The wire name.
     pub fn as_str(self) -> &'static str {
@@ -61,24 +54,16 @@ impl Role {
             Role::Supervisor | Role::Setup => matches!(permission, ReadCatalog),
             Role::Auditor => matches!(permission, ReadCatalog | ReadConfiguration),
             Role::Admin | Role::Superadmin => {
-                matches!(
-                    permission,
-                    ReadCatalog | ReadConfiguration | ManageConfiguration
-                )
+                matches!(permission, ReadCatalog | ReadConfiguration | ManageConfiguration)
             }
         }
     }
 
     fn sees(self, category: Category, settings: &WorkspaceSettings) -> bool {
         match (self, category) {
-            (
-                Role::Supervisor | Role::Auditor | Role::Admin | Role::Superadmin,
-                Category::Activity,
-            ) => true,
+            (Role::Supervisor | Role::Auditor | Role::Admin | Role::Superadmin, Category::Activity) => true,
             (Role::Superadmin, Category::Audit) => true,
-            (Role::Setup | Role::Auditor | Role::Admin, Category::Audit) => {
-                settings.audit_log_enabled
-            }
+            (Role::Setup | Role::Auditor | Role::Admin, Category::Audit) => settings.audit_log_enabled,
             _ => false,
         }
     }
@@ -130,8 +115,7 @@ impl Principal {
         match self {
             Principal::Operator => true,
             Principal::ApiKey { roles, .. } => {
-                permission != Permission::ManageWorkspaces
-                    && roles.iter().any(|role| role.grants(permission))
+                permission != Permission::ManageWorkspaces && roles.iter().any(|role| role.grants(permission))
             }
         }
     }
@@ -154,11 +138,7 @@ mod tests {
     use super::*;
 
     fn key(roles: &[Role]) -> Principal {
-        Principal::ApiKey {
-            workspace: "acme".into(),
-            key_id: "k".into(),
-            roles: roles.to_vec(),
-        }
+        Principal::ApiKey { workspace: "acme".into(), key_id: "k".into(), roles: roles.to_vec() }
     }
 
     fn check(roles: &[Role], audit_log_enabled: bool, expected: &[Category]) {

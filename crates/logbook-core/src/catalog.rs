@@ -79,8 +79,7 @@ pub struct WorkspaceCatalog {
 }
 
 /// The placeholders a template may use.
-pub const TEMPLATE_PLACEHOLDERS: [&str; 6] =
-    ["actor", "target", "target_type", "field", "from", "to"];
+pub const TEMPLATE_PLACEHOLDERS: [&str; 6] = ["actor", "target", "target_type", "field", "from", "to"];
 
 /// The longest action name accepted.
 pub const MAX_ACTION_LENGTH: usize = 128;
@@ -102,23 +101,11 @@ struct DefaultCatalogFile {
 fn default_catalog() -> &'static DefaultCatalog {
     static CATALOG: OnceLock<DefaultCatalog> = OnceLock::new();
     CATALOG.get_or_init(|| {
-        let file: DefaultCatalogFile =
-            serde_json::from_str(include_str!("../catalog/default.json"))
-                .expect("catalog/default.json is checked by the crate's tests and must parse");
-        assert_eq!(
-            file.version, 1,
-            "catalog/default.json has an unknown version"
-        );
-        let index = file
-            .actions
-            .iter()
-            .enumerate()
-            .map(|(position, spec)| (spec.action.clone(), position))
-            .collect();
-        DefaultCatalog {
-            actions: file.actions,
-            index,
-        }
+        let file: DefaultCatalogFile = serde_json::from_str(include_str!("../catalog/default.json"))
+            .expect("catalog/default.json is checked by the crate's tests and must parse");
+        assert_eq!(file.version, 1, "catalog/default.json has an unknown version");
+        let index = file.actions.iter().enumerate().map(|(position, spec)| (spec.action.clone(), position)).collect();
+        DefaultCatalog { actions: file.actions, index }
     })
 }
 
@@ -157,36 +144,19 @@ impl<'a> Catalog<'a> {
 
     /// The entry for an action: the workspace's own if it has one, else the default.
     pub fn lookup(&self, action: &str) -> Option<&'a ActionSpec> {
-        if let Some(spec) = self
-            .workspace
-            .actions
-            .iter()
-            .find(|spec| spec.action == action)
-        {
+        if let Some(spec) = self.workspace.actions.iter().find(|spec| spec.action == action) {
             return Some(spec);
         }
         let default = default_catalog();
-        default
-            .index
-            .get(action)
-            .map(|&position| &default.actions[position])
+        default.index.get(action).map(|&position| &default.actions[position])
     }
 
     /// Every entry in force, sorted by action name, with where it comes from.
     pub fn entries(&self) -> Vec<(&'a ActionSpec, EntrySource)> {
-        let mut entries: Vec<(&'a ActionSpec, EntrySource)> = self
-            .workspace
-            .actions
-            .iter()
-            .map(|spec| (spec, EntrySource::Workspace))
-            .collect();
+        let mut entries: Vec<(&'a ActionSpec, EntrySource)> =
+            self.workspace.actions.iter().map(|spec| (spec, EntrySource::Workspace)).collect();
         for spec in &default_catalog().actions {
-            if !self
-                .workspace
-                .actions
-                .iter()
-                .any(|own| own.action == spec.action)
-            {
+            if !self.workspace.actions.iter().any(|own| own.action == spec.action) {
                 entries.push((spec, EntrySource::Default));
             }
         }
@@ -217,10 +187,7 @@ pub fn is_valid_identifier(name: &str) -> bool {
 pub fn validate_workspace_catalog(catalog: &WorkspaceCatalog) -> Result<(), Vec<FieldIssue>> {
     let mut issues = Vec::new();
     if catalog.actions.len() > MAX_WORKSPACE_ACTIONS {
-        issues.push(FieldIssue::new(
-            "actions",
-            format!("at most {MAX_WORKSPACE_ACTIONS} entries are allowed"),
-        ));
+        issues.push(FieldIssue::new("actions", format!("at most {MAX_WORKSPACE_ACTIONS} entries are allowed")));
     }
     for (position, spec) in catalog.actions.iter().enumerate() {
         let field = |name: &str| format!("actions[{position}].{name}");
@@ -230,36 +197,20 @@ pub fn validate_workspace_catalog(catalog: &WorkspaceCatalog) -> Result<(), Vec<
                 "must be dotted lowercase words such as ticket.status_changed (at most 128 characters)",
             ));
         }
-        if catalog.actions[..position]
-            .iter()
-            .any(|earlier| earlier.action == spec.action)
-        {
-            issues.push(FieldIssue::new(
-                field("action"),
-                format!("{} appears more than once", spec.action),
-            ));
+        if catalog.actions[..position].iter().any(|earlier| earlier.action == spec.action) {
+            issues.push(FieldIssue::new(field("action"), format!("{} appears more than once", spec.action)));
         }
         if !is_valid_identifier(&spec.target_type) || spec.target_type.len() > 64 {
-            issues.push(FieldIssue::new(
-                field("target_type"),
-                "must be a lowercase identifier such as ticket",
-            ));
+            issues.push(FieldIssue::new(field("target_type"), "must be a lowercase identifier such as ticket"));
         }
         if spec.label.trim().is_empty() || spec.label.chars().count() > 200 {
-            issues.push(FieldIssue::new(
-                field("label"),
-                "must be 1 to 200 characters",
-            ));
+            issues.push(FieldIssue::new(field("label"), "must be 1 to 200 characters"));
         }
         if let Err(message) = check_template(&spec.template, spec.changes) {
             issues.push(FieldIssue::new(field("template"), message));
         }
     }
-    if issues.is_empty() {
-        Ok(())
-    } else {
-        Err(issues)
-    }
+    if issues.is_empty() { Ok(()) } else { Err(issues) }
 }
 
 /// Checks that a template's placeholders are known and that change placeholders
@@ -272,9 +223,7 @@ pub fn check_template(template: &str, has_changes: bool) -> Result<(), String> {
         if !TEMPLATE_PLACEHOLDERS.contains(&placeholder) {
             return Err(format!(
                 "unknown placeholder {{{placeholder}}}; known: {}",
-                TEMPLATE_PLACEHOLDERS
-                    .map(|known| format!("{{{known}}}"))
-                    .join(", ")
+                TEMPLATE_PLACEHOLDERS.map(|known| format!("{{{known}}}")).join(", ")
             ));
         }
         if matches!(placeholder, "field" | "from" | "to") && !has_changes {
@@ -289,9 +238,7 @@ fn placeholders(template: &str) -> Result<Vec<&str>, String> {
     let mut rest = template;
     while let Some(open) = rest.find('{') {
         let after = &rest[open + 1..];
-        let close = after
-            .find('}')
-            .ok_or_else(|| "has a { without a closing }".to_string())?;
+        let close = after.find('}').ok_or_else(|| "has a { without a closing }".to_string())?;
         found.push(&after[..close]);
         rest = &after[close + 1..];
     }
@@ -307,10 +254,7 @@ pub fn describe(body: &EventBody, spec: Option<&ActionSpec>) -> String {
     let actor = body.actor.name.as_deref().unwrap_or(&body.actor.id);
     let target = body.target.name.as_deref().unwrap_or(&body.target.id);
     let Some(spec) = spec else {
-        return format!(
-            "{actor} performed {} on {} {target}",
-            body.action, body.target.record_type
-        );
+        return format!("{actor} performed {} on {} {target}", body.action, body.target.record_type);
     };
     let first_change = body.changes.first();
     let mut rendered = String::with_capacity(spec.template.len() + 32);
@@ -327,9 +271,7 @@ pub fn describe(body: &EventBody, spec: Option<&ActionSpec>) -> String {
             "actor" => rendered.push_str(actor),
             "target" => rendered.push_str(target),
             "target_type" => rendered.push_str(&body.target.record_type.replace('_', " ")),
-            "field" => {
-                rendered.push_str(first_change.map_or("a field", |change| change.field.as_str()))
-            }
+            "field" => rendered.push_str(first_change.map_or("a field", |change| change.field.as_str())),
             "from" => rendered.push_str(&display_value(first_change.map(|change| &change.from))),
             "to" => rendered.push_str(&display_value(first_change.map(|change| &change.to))),
             other => {
@@ -373,11 +315,7 @@ mod tests {
                 email: None,
                 role: None,
             },
-            target: RecordRef {
-                record_type: "queue".into(),
-                id: "q1".into(),
-                name: Some("Billing".into()),
-            },
+            target: RecordRef { record_type: "queue".into(), id: "q1".into(), name: Some("Billing".into()) },
             related: vec![],
             changes,
             outcome: Outcome::Success,
@@ -390,10 +328,7 @@ mod tests {
 
     #[test]
     fn default_catalog_entries_are_valid() {
-        let catalog = WorkspaceCatalog {
-            mode: CatalogMode::Strict,
-            actions: Catalog::default_actions().to_vec(),
-        };
+        let catalog = WorkspaceCatalog { mode: CatalogMode::Strict, actions: Catalog::default_actions().to_vec() };
         assert_eq!(validate_workspace_catalog(&catalog), Ok(()));
         assert!(Catalog::default_actions().len() >= 100);
     }
@@ -402,15 +337,9 @@ mod tests {
     fn workspace_entries_override_defaults() {
         let mut own = Catalog::default_actions()[0].clone();
         own.label = "Overridden".into();
-        let document = WorkspaceCatalog {
-            mode: CatalogMode::Open,
-            actions: vec![own.clone()],
-        };
+        let document = WorkspaceCatalog { mode: CatalogMode::Open, actions: vec![own.clone()] };
         let catalog = Catalog::new(&document);
-        assert_eq!(
-            catalog.lookup(&own.action).map(|spec| spec.label.as_str()),
-            Some("Overridden")
-        );
+        assert_eq!(catalog.lookup(&own.action).map(|spec| spec.label.as_str()), Some("Overridden"));
         assert_eq!(catalog.entries().len(), Catalog::default_actions().len());
     }
 
@@ -425,20 +354,10 @@ mod tests {
             changes: true,
             severity: Severity::Low,
         };
-        let change = Change {
-            field: "name".into(),
-            from: "Billing".into(),
-            to: "Payments".into(),
-        };
+        let change = Change { field: "name".into(), from: "Billing".into(), to: "Payments".into() };
         let rendered = describe(&body("queue.renamed", vec![change]), Some(&spec));
-        assert_eq!(
-            rendered,
-            "Ana renamed queue Billing from Billing to Payments"
-        );
-        assert_eq!(
-            describe(&body("custom.thing", vec![]), None),
-            "Ana performed custom.thing on queue Billing"
-        );
+        assert_eq!(rendered, "Ana renamed queue Billing from Billing to Payments");
+        assert_eq!(describe(&body("custom.thing", vec![]), None), "Ana performed custom.thing on queue Billing");
     }
 
     #[test]

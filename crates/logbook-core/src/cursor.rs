@@ -54,33 +54,18 @@ impl Cursor {
     }
 
     /// Reads a cursor made by [`Cursor::encode`] for the same workspace and order.
-    pub fn decode(
-        text: &str,
-        secret: &[u8],
-        workspace: &str,
-        order: Order,
-    ) -> Result<Cursor, CursorError> {
+    pub fn decode(text: &str, secret: &[u8], workspace: &str, order: Order) -> Result<Cursor, CursorError> {
         let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| CursorError)?;
         if bytes.len() <= TAG_LENGTH {
             return Err(CursorError);
         }
         let (payload, presented_tag) = bytes.split_at(bytes.len() - TAG_LENGTH);
         let payload = std::str::from_utf8(payload).map_err(|_| CursorError)?;
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
         mac.update(payload.as_bytes());
-        mac.verify_truncated_left(presented_tag)
-            .map_err(|_| CursorError)?;
+        mac.verify_truncated_left(presented_tag).map_err(|_| CursorError)?;
         let parts: Vec<&str> = payload.split(':').collect();
-        let [
-            version,
-            cursor_workspace,
-            cursor_order,
-            occurred_at,
-            seq,
-            max_seq,
-        ] = parts[..]
-        else {
+        let [version, cursor_workspace, cursor_order, occurred_at, seq, max_seq] = parts[..] else {
             return Err(CursorError);
         };
         if version != "1" || cursor_workspace != workspace || cursor_order != order.as_str() {
@@ -89,9 +74,7 @@ impl Cursor {
         let number = |text: &str| text.parse::<u64>().map_err(|_| CursorError);
         Ok(Cursor {
             after: Position {
-                occurred_at: Timestamp::from_millis(
-                    occurred_at.parse::<i64>().map_err(|_| CursorError)?,
-                ),
+                occurred_at: Timestamp::from_millis(occurred_at.parse::<i64>().map_err(|_| CursorError)?),
                 seq: number(seq)?,
             },
             max_seq: number(max_seq)?,
@@ -107,39 +90,16 @@ mod tests {
 
     #[test]
     fn round_trips_and_refuses_tampering() {
-        let cursor = Cursor {
-            after: Position {
-                occurred_at: Timestamp::from_millis(1_700_000_000_000),
-                seq: 41,
-            },
-            max_seq: 99,
-        };
+        let cursor =
+            Cursor { after: Position { occurred_at: Timestamp::from_millis(1_700_000_000_000), seq: 41 }, max_seq: 99 };
         let text = cursor.encode(SECRET, "acme", Order::Desc);
-        assert_eq!(
-            Cursor::decode(&text, SECRET, "acme", Order::Desc),
-            Ok(cursor)
-        );
-        assert_eq!(
-            Cursor::decode(&text, SECRET, "other", Order::Desc),
-            Err(CursorError)
-        );
-        assert_eq!(
-            Cursor::decode(&text, SECRET, "acme", Order::Asc),
-            Err(CursorError)
-        );
-        assert_eq!(
-            Cursor::decode(&text, b"another secret", "acme", Order::Desc),
-            Err(CursorError)
-        );
+        assert_eq!(Cursor::decode(&text, SECRET, "acme", Order::Desc), Ok(cursor));
+        assert_eq!(Cursor::decode(&text, SECRET, "other", Order::Desc), Err(CursorError));
+        assert_eq!(Cursor::decode(&text, SECRET, "acme", Order::Asc), Err(CursorError));
+        assert_eq!(Cursor::decode(&text, b"another secret", "acme", Order::Desc), Err(CursorError));
         let mut bytes = URL_SAFE_NO_PAD.decode(&text).unwrap();
         bytes[10] ^= 1;
-        assert_eq!(
-            Cursor::decode(&URL_SAFE_NO_PAD.encode(bytes), SECRET, "acme", Order::Desc),
-            Err(CursorError)
-        );
-        assert_eq!(
-            Cursor::decode("garbage", SECRET, "acme", Order::Desc),
-            Err(CursorError)
-        );
+        assert_eq!(Cursor::decode(&URL_SAFE_NO_PAD.encode(bytes), SECRET, "acme", Order::Desc), Err(CursorError));
+        assert_eq!(Cursor::decode("garbage", SECRET, "acme", Order::Desc), Err(CursorError));
     }
 }

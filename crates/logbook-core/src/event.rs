@@ -2,8 +2,8 @@
 //! returned on the wire (DESIGN.md section 2).
 //!
 //! [`EventBody`] is what the ingest path validates and storage keeps; [`Event`] adds
-//! the three fields that only exist once an event is stored: its `id`, `workspace`
-//! and per-workspace `seq`.
+//! the fields that only exist once an event is stored: its `id`, `workspace`,
+//! per-workspace `seq` and `leaf_hash`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -35,9 +35,7 @@ impl Category {
 
     /// Reads a wire name.
     pub fn parse(text: &str) -> Option<Category> {
-        Category::ALL
-            .into_iter()
-            .find(|category| category.as_str() == text)
+        Category::ALL.into_iter().find(|category| category.as_str() == text)
     }
 }
 
@@ -69,9 +67,7 @@ impl ActorType {
 
     /// Reads a wire name.
     pub fn parse(text: &str) -> Option<ActorType> {
-        ActorType::ALL
-            .into_iter()
-            .find(|actor_type| actor_type.as_str() == text)
+        ActorType::ALL.into_iter().find(|actor_type| actor_type.as_str() == text)
     }
 }
 
@@ -98,9 +94,7 @@ impl Outcome {
 
     /// Reads a wire name.
     pub fn parse(text: &str) -> Option<Outcome> {
-        [Outcome::Success, Outcome::Failure]
-            .into_iter()
-            .find(|outcome| outcome.as_str() == text)
+        [Outcome::Success, Outcome::Failure].into_iter().find(|outcome| outcome.as_str() == text)
     }
 }
 
@@ -218,9 +212,8 @@ impl EventBody {
     pub fn records(&self) -> Vec<&RecordRef> {
         let mut records: Vec<&RecordRef> = vec![&self.target];
         for related in &self.related {
-            let seen = records
-                .iter()
-                .any(|record| record.record_type == related.record_type && record.id == related.id);
+            let seen =
+                records.iter().any(|record| record.record_type == related.record_type && record.id == related.id);
             if !seen {
                 records.push(related);
             }
@@ -239,6 +232,8 @@ pub struct Event {
     pub workspace: String,
     /// Position in the workspace's log: 0, 1, 2… with no gaps.
     pub seq: u64,
+    /// Base64 of the event's RFC 6962 leaf hash (see `docs/canonical-form.md`).
+    pub leaf_hash: String,
     /// The event's fields.
     #[serde(flatten)]
     pub body: EventBody,

@@ -23,9 +23,7 @@ pub enum ActionPattern {
 impl ActionPattern {
     /// Reads `ticket.created` or `ticket.*`.
     pub fn parse(text: &str) -> Option<ActionPattern> {
-        let valid_part = |part: &str| {
-            !part.is_empty() && part.split('.').all(crate::catalog::is_valid_identifier)
-        };
+        let valid_part = |part: &str| !part.is_empty() && part.split('.').all(crate::catalog::is_valid_identifier);
         match text.strip_suffix(".*") {
             Some(prefix) if valid_part(prefix) => Some(ActionPattern::Prefix(format!("{prefix}."))),
             Some(_) => None,
@@ -61,10 +59,7 @@ impl RecordKey {
         if record_type.is_empty() || id.is_empty() {
             return None;
         }
-        Some(RecordKey {
-            record_type: record_type.to_string(),
-            id: id.to_string(),
-        })
+        Some(RecordKey { record_type: record_type.to_string(), id: id.to_string() })
     }
 }
 
@@ -96,31 +91,13 @@ impl EventFilter {
     /// Whether an event matches every condition of the filter.
     pub fn matches(&self, event: &EventBody) -> bool {
         (self.categories.is_empty() || self.categories.contains(&event.category))
-            && (self.actions.is_empty()
-                || self
-                    .actions
-                    .iter()
-                    .any(|pattern| pattern.matches(&event.action)))
-            && self
-                .actor_id
-                .as_ref()
-                .is_none_or(|id| *id == event.actor.id)
-            && self
-                .actor_type
-                .is_none_or(|actor_type| actor_type == event.actor.actor_type)
-            && self
-                .target_type
-                .as_ref()
-                .is_none_or(|record_type| *record_type == event.target.record_type)
-            && self
-                .target_id
-                .as_ref()
-                .is_none_or(|id| *id == event.target.id)
+            && (self.actions.is_empty() || self.actions.iter().any(|pattern| pattern.matches(&event.action)))
+            && self.actor_id.as_ref().is_none_or(|id| *id == event.actor.id)
+            && self.actor_type.is_none_or(|actor_type| actor_type == event.actor.actor_type)
+            && self.target_type.as_ref().is_none_or(|record_type| *record_type == event.target.record_type)
+            && self.target_id.as_ref().is_none_or(|id| *id == event.target.id)
             && self.record.as_ref().is_none_or(|key| {
-                event
-                    .records()
-                    .iter()
-                    .any(|record| record.record_type == key.record_type && record.id == key.id)
+                event.records().iter().any(|record| record.record_type == key.record_type && record.id == key.id)
             })
             && self.since.is_none_or(|since| event.occurred_at >= since)
             && self.until.is_none_or(|until| event.occurred_at < until)
@@ -148,9 +125,7 @@ impl Order {
 
     /// Reads a wire name.
     pub fn parse(text: &str) -> Option<Order> {
-        [Order::Desc, Order::Asc]
-            .into_iter()
-            .find(|order| order.as_str() == text)
+        [Order::Desc, Order::Asc].into_iter().find(|order| order.as_str() == text)
     }
 }
 
@@ -194,9 +169,7 @@ impl EventQuery {
     /// Whether an event at `position` with this body belongs in the answer.
     pub fn matches(&self, position: Position, body: &EventBody) -> bool {
         self.max_seq.is_none_or(|max_seq| position.seq <= max_seq)
-            && self
-                .after
-                .is_none_or(|after| position.is_after(after, self.order))
+            && self.after.is_none_or(|after| position.is_after(after, self.order))
             && self.filter.matches(body)
     }
 }
@@ -207,14 +180,8 @@ mod tests {
 
     #[test]
     fn action_patterns() {
-        assert_eq!(
-            ActionPattern::parse("ticket.*"),
-            Some(ActionPattern::Prefix("ticket.".into()))
-        );
-        assert_eq!(
-            ActionPattern::parse("ticket"),
-            Some(ActionPattern::Exact("ticket".into()))
-        );
+        assert_eq!(ActionPattern::parse("ticket.*"), Some(ActionPattern::Prefix("ticket.".into())));
+        assert_eq!(ActionPattern::parse("ticket"), Some(ActionPattern::Exact("ticket".into())));
         assert_eq!(ActionPattern::parse("*"), None);
         assert_eq!(ActionPattern::parse("Ticket.*"), None);
         assert!(ActionPattern::Prefix("user.".into()).matches("user.user.updated"));
@@ -224,10 +191,7 @@ mod tests {
     #[test]
     fn record_keys() {
         let key = RecordKey::parse("ticket:T:42").unwrap();
-        assert_eq!(
-            (key.record_type.as_str(), key.id.as_str()),
-            ("ticket", "T:42")
-        );
+        assert_eq!((key.record_type.as_str(), key.id.as_str()), ("ticket", "T:42"));
         assert_eq!(RecordKey::parse("ticket"), None);
         assert_eq!(RecordKey::parse(":1"), None);
     }

@@ -7,16 +7,16 @@ pub mod access;
 pub mod catalog;
 pub mod cursor;
 pub mod event;
+pub mod export;
 pub mod filter;
+pub mod integrity;
 pub mod timestamp;
 pub mod validate;
 pub mod workspace;
 
 pub use access::{Permission, Principal, Role};
 pub use catalog::{ActionSpec, Catalog, CatalogMode, Severity, WorkspaceCatalog};
-pub use event::{
-    Actor, ActorType, Category, Change, Context, Event, EventBody, Outcome, RecordRef,
-};
+pub use event::{Actor, ActorType, Category, Change, Context, Event, EventBody, Outcome, RecordRef};
 pub use filter::{ActionPattern, EventFilter, EventQuery, Order, Position, RecordKey};
 pub use timestamp::Timestamp;
 pub use validate::{FieldIssue, Limits};

@@ -39,8 +39,7 @@ impl Timestamp {
     /// truncated. Dates before 1970 or after 9999 are refused.
     pub fn parse_rfc3339(text: &str) -> Result<Timestamp, TimestampError> {
         let parsed = OffsetDateTime::parse(text, &Rfc3339).map_err(|_| TimestampError)?;
-        let millis =
-            i64::try_from(parsed.unix_timestamp_nanos() / 1_000_000).map_err(|_| TimestampError)?;
+        let millis = i64::try_from(parsed.unix_timestamp_nanos() / 1_000_000).map_err(|_| TimestampError)?;
         let timestamp = Timestamp(millis);
         if timestamp < Timestamp::MIN || timestamp > Timestamp::MAX {
             return Err(TimestampError);
@@ -65,8 +64,7 @@ impl Timestamp {
     /// The timestamp in the canonical wire form, `2026-01-31T12:00:00.000Z`.
     pub fn to_rfc3339(self) -> String {
         let nanos = i128::from(self.0) * 1_000_000;
-        let datetime =
-            OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let datetime = OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH);
         format!(
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
             datetime.year(),
@@ -109,9 +107,7 @@ impl utoipa::PartialSchema for Timestamp {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
-                utoipa::openapi::KnownFormat::DateTime,
-            )))
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::DateTime)))
             .description(Some("RFC 3339 date-time in UTC with milliseconds"))
             .examples(["2026-01-31T12:00:00.000Z"])
             .into()
@@ -126,23 +122,15 @@ mod tests {
     use super::*;
 
     fn check(input: &str, expected: Option<&str>) {
-        let actual = Timestamp::parse_rfc3339(input)
-            .ok()
-            .map(Timestamp::to_rfc3339);
+        let actual = Timestamp::parse_rfc3339(input).ok().map(Timestamp::to_rfc3339);
         assert_eq!(actual.as_deref(), expected, "parsing {input:?}");
     }
 
     #[test]
     fn parses_and_normalises_rfc3339() {
         check("2026-01-31T12:00:00Z", Some("2026-01-31T12:00:00.000Z"));
-        check(
-            "2026-01-31T12:00:00.123456Z",
-            Some("2026-01-31T12:00:00.123Z"),
-        );
-        check(
-            "2026-01-31T14:00:00+02:00",
-            Some("2026-01-31T12:00:00.000Z"),
-        );
+        check("2026-01-31T12:00:00.123456Z", Some("2026-01-31T12:00:00.123Z"));
+        check("2026-01-31T14:00:00+02:00", Some("2026-01-31T12:00:00.000Z"));
         check("2026-01-31", None);
         check("yesterday", None);
         check("1969-12-31T23:59:59Z", None);

@@ -27,10 +27,7 @@ pub struct FieldIssue {
 impl FieldIssue {
     /// A problem with `field`.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> FieldIssue {
-        FieldIssue {
-            field: field.into(),
-            message: message.into(),
-        }
+        FieldIssue { field: field.into(), message: message.into() }
     }
 }
 
@@ -83,14 +80,7 @@ const CLIENT_FIELDS: [&str; 11] = [
 ];
 
 /// Fields only Logbook sets.
-const ASSIGNED_FIELDS: [&str; 6] = [
-    "id",
-    "workspace",
-    "seq",
-    "received_at",
-    "category",
-    "leaf_hash",
-];
+const ASSIGNED_FIELDS: [&str; 6] = ["id", "workspace", "seq", "received_at", "category", "leaf_hash"];
 
 /// Validates one incoming event against the workspace's catalog. `now` is the
 /// receipt time: it becomes `received_at`, and `occurred_at` when that is absent.
@@ -103,18 +93,12 @@ pub fn validate_event(
     let Some(object) = value.as_object() else {
         return Err(vec![FieldIssue::new("", "an event must be a JSON object")]);
     };
-    let mut checker = Checker {
-        issues: Vec::new(),
-        limits,
-    };
+    let mut checker = Checker { issues: Vec::new(), limits };
     for key in object.keys() {
         if ASSIGNED_FIELDS.contains(&key.as_str()) {
             checker.fail(key, "is set by Logbook and must not be sent");
         } else if !CLIENT_FIELDS.contains(&key.as_str()) {
-            checker.fail(
-                key,
-                format!("unknown field; allowed: {}", CLIENT_FIELDS.join(", ")),
-            );
+            checker.fail(key, format!("unknown field; allowed: {}", CLIENT_FIELDS.join(", ")));
         }
     }
 
@@ -123,18 +107,12 @@ pub fn validate_event(
     let mut expected_target_type = None;
     if let Some(action) = &action {
         if !is_valid_action_name(action) {
-            checker.fail(
-                "action",
-                "must be dotted lowercase words such as ticket.status_changed",
-            );
+            checker.fail("action", "must be dotted lowercase words such as ticket.status_changed");
         } else if let Some(spec) = catalog.lookup(action) {
             category = spec.category;
             expected_target_type = Some(spec.target_type.as_str());
         } else if catalog.mode() == CatalogMode::Strict {
-            checker.fail(
-                "action",
-                format!("{action} is not in the workspace's catalog (the catalog is strict)"),
-            );
+            checker.fail("action", format!("{action} is not in the workspace's catalog (the catalog is strict)"));
         }
     }
 
@@ -145,11 +123,7 @@ pub fn validate_event(
     {
         checker.fail(
             "target.type",
-            format!(
-                "{} applies to {expected} records, not {}",
-                action.as_deref().unwrap_or(""),
-                target.record_type
-            ),
+            format!("{} applies to {expected} records, not {}", action.as_deref().unwrap_or(""), target.record_type),
         );
     }
     let related = checker.related(object.get("related"));
@@ -166,19 +140,10 @@ pub fn validate_event(
         }
     };
     let context = checker.context(object.get("context"));
-    let description = checker.optional_string(
-        object,
-        "description",
-        "description",
-        limits.max_description_chars,
-    );
+    let description = checker.optional_string(object, "description", "description", limits.max_description_chars);
     let metadata = checker.metadata(object.get("metadata"));
-    let idempotency_key = checker.optional_string(
-        object,
-        "idempotency_key",
-        "idempotency_key",
-        limits.max_string_chars,
-    );
+    let idempotency_key =
+        checker.optional_string(object, "idempotency_key", "idempotency_key", limits.max_string_chars);
     if idempotency_key.as_deref() == Some("") {
         checker.fail("idempotency_key", "must not be empty");
     }
@@ -279,12 +244,7 @@ impl Checker<'_> {
         }
     }
 
-    fn object<'v>(
-        &mut self,
-        value: Option<&'v Value>,
-        path: &str,
-        allowed: &[&str],
-    ) -> Option<&'v Map<String, Value>> {
+    fn object<'v>(&mut self, value: Option<&'v Value>, path: &str, allowed: &[&str]) -> Option<&'v Map<String, Value>> {
         let object = match present(value) {
             None => return None,
             Some(Value::Object(object)) => object,
@@ -295,18 +255,14 @@ impl Checker<'_> {
         };
         for key in object.keys() {
             if !allowed.contains(&key.as_str()) {
-                self.fail(
-                    format!("{path}.{key}"),
-                    format!("unknown field; allowed: {}", allowed.join(", ")),
-                );
+                self.fail(format!("{path}.{key}"), format!("unknown field; allowed: {}", allowed.join(", ")));
             }
         }
         Some(object)
     }
 
     fn actor(&mut self, value: Option<&Value>) -> Option<Actor> {
-        let Some(object) = self.object(value, "actor", &["type", "id", "name", "email", "role"])
-        else {
+        let Some(object) = self.object(value, "actor", &["type", "id", "name", "email", "role"]) else {
             if present(value).is_none() {
                 self.fail("actor", "is required");
             }
@@ -316,10 +272,7 @@ impl Checker<'_> {
         let actor_type = match present(object.get("type")) {
             None => Some(ActorType::User),
             Some(Value::String(text)) => ActorType::parse(text).or_else(|| {
-                self.fail(
-                    "actor.type",
-                    format!("unknown actor type {text:?}; expected user, system or api"),
-                );
+                self.fail("actor.type", format!("unknown actor type {text:?}; expected user, system or api"));
                 None
             }),
             Some(_) => {
@@ -331,13 +284,7 @@ impl Checker<'_> {
         let name = self.optional_string(object, "name", "actor.name", max);
         let email = self.optional_string(object, "email", "actor.email", max);
         let role = self.optional_string(object, "role", "actor.role", max);
-        Some(Actor {
-            actor_type: actor_type?,
-            id: id?,
-            name,
-            email,
-            role,
-        })
+        Some(Actor { actor_type: actor_type?, id: id?, name, email, role })
     }
 
     fn record(&mut self, value: Option<&Value>, path: &str, required: bool) -> Option<RecordRef> {
@@ -352,18 +299,11 @@ impl Checker<'_> {
         if let Some(record_type) = &record_type
             && !is_valid_identifier(record_type)
         {
-            self.fail(
-                format!("{path}.type"),
-                "must be a lowercase identifier such as ticket or agent_group",
-            );
+            self.fail(format!("{path}.type"), "must be a lowercase identifier such as ticket or agent_group");
         }
         let id = self.required_string(object, "id", &format!("{path}.id"), max);
         let name = self.optional_string(object, "name", &format!("{path}.name"), max);
-        Some(RecordRef {
-            record_type: record_type?,
-            id: id?,
-            name,
-        })
+        Some(RecordRef { record_type: record_type?, id: id?, name })
     }
 
     fn array<'v>(&mut self, value: Option<&'v Value>, path: &str, max_len: usize) -> &'v [Value] {
@@ -406,12 +346,7 @@ impl Checker<'_> {
                 }
                 continue;
             };
-            let field = self.required_string(
-                object,
-                "field",
-                &format!("{path}.field"),
-                self.limits.max_string_chars,
-            );
+            let field = self.required_string(object, "field", &format!("{path}.field"), self.limits.max_string_chars);
             let from = object.get("from").cloned().unwrap_or(Value::Null);
             let to = object.get("to").cloned().unwrap_or(Value::Null);
             self.bounded_value(&from, &format!("{path}.from"), 1);
@@ -424,11 +359,7 @@ impl Checker<'_> {
     }
 
     fn context(&mut self, value: Option<&Value>) -> Context {
-        let Some(object) = self.object(
-            value,
-            "context",
-            &["ip", "user_agent", "request_id", "session_id"],
-        ) else {
+        let Some(object) = self.object(value, "context", &["ip", "user_agent", "request_id", "session_id"]) else {
             return Context::default();
         };
         let max = self.limits.max_string_chars;
@@ -453,10 +384,7 @@ impl Checker<'_> {
             None => Map::new(),
             Some(Value::Object(object)) => {
                 if object.len() > self.limits.max_metadata_keys {
-                    self.fail(
-                        "metadata",
-                        format!("has more than {} keys", self.limits.max_metadata_keys),
-                    );
+                    self.fail("metadata", format!("has more than {} keys", self.limits.max_metadata_keys));
                 }
                 let value = present(value).cloned().unwrap_or_default();
                 self.bounded_value(&value, "metadata", 1);
@@ -475,35 +403,39 @@ impl Checker<'_> {
         let max_chars = self.limits.max_string_chars;
         let nested = |value: &Value| matches!(value, Value::Object(_) | Value::Array(_));
         if nested(value) && depth > self.limits.max_depth {
-            self.fail(
-                path,
-                format!("is nested deeper than {} levels", self.limits.max_depth),
-            );
+            self.fail(path, format!("is nested deeper than {} levels", self.limits.max_depth));
             return false;
         }
         match value {
             Value::String(text) if text.chars().count() > max_chars => {
-                self.fail(
-                    path,
-                    format!("holds a string longer than {max_chars} characters"),
-                );
+                self.fail(path, format!("holds a string longer than {max_chars} characters"));
                 false
             }
-            Value::Array(items) => items
-                .iter()
-                .all(|item| self.bounded_value(item, path, depth + 1)),
+            Value::Number(number) if !is_exact_json_number(number) => {
+                self.fail(path, "holds an integer beyond ±9007199254740991, which JSON cannot carry exactly");
+                false
+            }
+            Value::Array(items) => items.iter().all(|item| self.bounded_value(item, path, depth + 1)),
             Value::Object(object) => object.iter().all(|(key, item)| {
                 if key.chars().count() > max_chars {
-                    self.fail(
-                        path,
-                        format!("holds a key longer than {max_chars} characters"),
-                    );
+                    self.fail(path, format!("holds a key longer than {max_chars} characters"));
                     return false;
                 }
                 self.bounded_value(item, path, depth + 1)
             }),
             _ => true,
         }
+    }
+}
+
+/// Whether a JSON number survives every JSON reader unchanged (and so has one
+/// canonical form): any float, and integers within ±(2^53 − 1).
+fn is_exact_json_number(number: &serde_json::Number) -> bool {
+    const MAX_SAFE: u64 = (1 << 53) - 1;
+    match (number.as_u64(), number.as_i64()) {
+        (Some(unsigned), _) => unsigned <= MAX_SAFE,
+        (None, Some(signed)) => signed.unsigned_abs() <= MAX_SAFE,
+        (None, None) => true,
     }
 }
 
@@ -539,20 +471,14 @@ mod tests {
 
     fn with(mut event: Value, pointer: &str, value: Value) -> Value {
         let (parent, key) = pointer.rsplit_once('/').unwrap();
-        event
-            .pointer_mut(parent)
-            .unwrap()
-            .as_object_mut()
-            .unwrap()
-            .insert(key.to_string(), value);
+        event.pointer_mut(parent).unwrap().as_object_mut().unwrap().insert(key.to_string(), value);
         event
     }
 
     #[test]
     fn accepts_a_valid_event_and_fills_defaults() {
         let document = WorkspaceCatalog::default();
-        let body =
-            validate_event(&valid(), &Catalog::new(&document), NOW, &Limits::default()).unwrap();
+        let body = validate_event(&valid(), &Catalog::new(&document), NOW, &Limits::default()).unwrap();
         assert_eq!(body.occurred_at, NOW);
         assert_eq!(body.received_at, NOW);
         assert_eq!(body.outcome, Outcome::Success);
@@ -566,77 +492,31 @@ mod tests {
         let many: Map<String, Value> = (0..51).map(|key| (format!("k{key}"), json!(key))).collect();
         let long = "x".repeat(1025);
         let cases: Vec<(Value, Vec<&str>)> = vec![
-            (
-                with(valid(), "/action", json!("Ticket Created")),
-                vec!["action"],
-            ),
-            (
-                with(valid(), "/action", json!("nope.never_heard_of_it")),
-                vec!["action"],
-            ),
+            (with(valid(), "/action", json!("Ticket Created")), vec!["action"]),
+            (with(valid(), "/action", json!("nope.never_heard_of_it")), vec!["action"]),
             (with(valid(), "/actor/id", json!("")), vec!["actor.id"]),
-            (
-                with(valid(), "/actor/type", json!("robot")),
-                vec!["actor.type"],
-            ),
-            (
-                with(valid(), "/target/type", json!("queue")),
-                vec!["target.type"],
-            ),
-            (
-                with(valid(), "/actor/name", json!(long)),
-                vec!["actor.name"],
-            ),
-            (
-                with(valid(), "/description", json!("y".repeat(4097))),
-                vec!["description"],
-            ),
-            (
-                with(valid(), "/description", json!("y".repeat(4096))),
-                vec![],
-            ),
+            (with(valid(), "/actor/type", json!("robot")), vec!["actor.type"]),
+            (with(valid(), "/target/type", json!("queue")), vec!["target.type"]),
+            (with(valid(), "/actor/name", json!(long)), vec!["actor.name"]),
+            (with(valid(), "/description", json!("y".repeat(4097))), vec!["description"]),
+            (with(valid(), "/description", json!("y".repeat(4096))), vec![]),
             (with(valid(), "/metadata", deep), vec!["metadata"]),
-            (
-                with(valid(), "/metadata", json!({"a": {"b": {"c": {"d": 1}}}})),
-                vec![],
-            ),
-            (
-                with(valid(), "/metadata", Value::Object(many)),
-                vec!["metadata"],
-            ),
-            (
-                with(valid(), "/changes", json!(vec![json!({"field": "f"}); 101])),
-                vec!["changes"],
-            ),
-            (
-                with(valid(), "/changes", json!([{"from": 1}])),
-                vec!["changes[0].field"],
-            ),
-            (
-                with(valid(), "/occurred_at", json!("2030-01-01T00:00:00Z")),
-                vec!["occurred_at"],
-            ),
-            (
-                with(valid(), "/occurred_at", json!("last tuesday")),
-                vec!["occurred_at"],
-            ),
-            (
-                with(valid(), "/occurred_at", json!("2027-01-15T08:04:00Z")),
-                vec![],
-            ),
+            (with(valid(), "/metadata", json!({"a": {"b": {"c": {"d": 1}}}})), vec![]),
+            (with(valid(), "/metadata", Value::Object(many)), vec!["metadata"]),
+            (with(valid(), "/changes", json!(vec![json!({"field": "f"}); 101])), vec!["changes"]),
+            (with(valid(), "/changes", json!([{"from": 1}])), vec!["changes[0].field"]),
+            (with(valid(), "/occurred_at", json!("2030-01-01T00:00:00Z")), vec!["occurred_at"]),
+            (with(valid(), "/occurred_at", json!("last tuesday")), vec!["occurred_at"]),
+            (with(valid(), "/occurred_at", json!("2027-01-15T08:04:00Z")), vec![]),
             (with(valid(), "/outcome", json!("maybe")), vec!["outcome"]),
+            (with(valid(), "/metadata", json!({"big": 9_007_199_254_740_992u64})), vec!["metadata"]),
             (
-                with(valid(), "/context", json!({"ip": "300.1.1.1"})),
-                vec!["context.ip"],
+                with(valid(), "/changes", json!([{"field": "n", "from": -9_007_199_254_740_993i64, "to": 1.5}])),
+                vec!["changes[0].from"],
             ),
-            (
-                with(
-                    valid(),
-                    "/context",
-                    json!({"ip": "2001:db8::1", "browser": "x"}),
-                ),
-                vec!["context.browser"],
-            ),
+            (with(valid(), "/metadata", json!({"ok": 9_007_199_254_740_991u64, "float": 1e300})), vec![]),
+            (with(valid(), "/context", json!({"ip": "300.1.1.1"})), vec!["context.ip"]),
+            (with(valid(), "/context", json!({"ip": "2001:db8::1", "browser": "x"})), vec!["context.browser"]),
             (with(valid(), "/seq", json!(4)), vec!["seq"]),
             (with(valid(), "/actoor", json!({})), vec!["actoor"]),
             (json!({"action": "ticket.created"}), vec!["actor", "target"]),
@@ -649,13 +529,9 @@ mod tests {
 
     #[test]
     fn open_catalogs_accept_unknown_actions_as_activity() {
-        let document = WorkspaceCatalog {
-            mode: CatalogMode::Open,
-            actions: vec![],
-        };
+        let document = WorkspaceCatalog { mode: CatalogMode::Open, actions: vec![] };
         let event = with(valid(), "/action", json!("billing.invoice_paid"));
-        let body =
-            validate_event(&event, &Catalog::new(&document), NOW, &Limits::default()).unwrap();
+        let body = validate_event(&event, &Catalog::new(&document), NOW, &Limits::default()).unwrap();
         assert_eq!(body.category, Category::Activity);
     }
 }

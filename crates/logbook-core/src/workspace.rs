@@ -26,9 +26,7 @@ pub struct WorkspaceSettings {
 
 impl Default for WorkspaceSettings {
     fn default() -> WorkspaceSettings {
-        WorkspaceSettings {
-            audit_log_enabled: true,
-        }
+        WorkspaceSettings { audit_log_enabled: true }
     }
 }
 

@@ -217,8 +217,7 @@ const SEED_EVENTS: &[(&str, &str)] = &[
 fn load_catalog() -> Value {
     let text = std::fs::read_to_string(CATALOG_PATH)
         .unwrap_or_else(|e| panic!("cannot read the catalog at {CATALOG_PATH}: {e}"));
-    serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("the catalog at {CATALOG_PATH} is not valid JSON: {e}"))
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("the catalog at {CATALOG_PATH} is not valid JSON: {e}"))
 }
 
 /// Returns the catalog's `actions` array, failing with a clear message if it is missing.
@@ -240,8 +239,7 @@ fn check(violations: &mut Vec<String>, ok: bool, message: impl FnOnce() -> Strin
 /// Whether `s` is one lowercase identifier: a letter, then letters, digits or underscores.
 fn is_segment(s: &str) -> bool {
     let mut chars = s.chars();
-    matches!(chars.next(), Some('a'..='z'))
-        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
+    matches!(chars.next(), Some('a'..='z')) && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
 }
 
 /// Whether `s` matches `^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`.
@@ -272,11 +270,9 @@ fn placeholders(template: &str) -> (Vec<&str>, Option<String>) {
 fn catalog_entries_follow_the_rules() {
     let catalog = load_catalog();
     let mut violations = Vec::new();
-    check(
-        &mut violations,
-        catalog.get("version") == Some(&Value::from(1)),
-        || format!("`version` must be 1, found {:?}", catalog.get("version")),
-    );
+    check(&mut violations, catalog.get("version") == Some(&Value::from(1)), || {
+        format!("`version` must be 1, found {:?}", catalog.get("version"))
+    });
 
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for (index, entry) in load_actions().iter().enumerate() {
@@ -289,14 +285,10 @@ fn catalog_entries_follow_the_rules() {
         let at = format!("actions[{index}] ({name:?})");
 
         for key in object.keys() {
-            check(&mut violations, ACTION_KEYS.contains(&key.as_str()), || {
-                format!("{at}: unexpected key `{key}`")
-            });
+            check(&mut violations, ACTION_KEYS.contains(&key.as_str()), || format!("{at}: unexpected key `{key}`"));
         }
         for key in ACTION_KEYS {
-            check(&mut violations, object.contains_key(*key), || {
-                format!("{at}: missing `{key}`")
-            });
+            check(&mut violations, object.contains_key(*key), || format!("{at}: missing `{key}`"));
         }
 
         check(&mut violations, is_dotted_name(name), || {
@@ -323,39 +315,29 @@ fn catalog_entries_follow_the_rules() {
         });
 
         let label = text("label");
-        check(
-            &mut violations,
-            label.starts_with(|c: char| c.is_ascii_uppercase()) && label.trim() == label,
-            || format!("{at}: `label` must be non-empty sentence case, found {label:?}"),
-        );
+        check(&mut violations, label.starts_with(|c: char| c.is_ascii_uppercase()) && label.trim() == label, || {
+            format!("{at}: `label` must be non-empty sentence case, found {label:?}")
+        });
 
         let changes = object.get("changes").and_then(Value::as_bool);
-        check(&mut violations, changes.is_some(), || {
-            format!("{at}: `changes` must be a boolean")
-        });
+        check(&mut violations, changes.is_some(), || format!("{at}: `changes` must be a boolean"));
 
         let template = text("template");
-        check(&mut violations, !template.trim().is_empty(), || {
-            format!("{at}: `template` must be a non-empty string")
-        });
+        check(&mut violations, !template.trim().is_empty(), || format!("{at}: `template` must be a non-empty string"));
         let (names, malformed) = placeholders(template);
         violations.extend(malformed.map(|reason| format!("{at}: {reason}")));
         for placeholder in names {
             check(&mut violations, PLACEHOLDERS.contains(&placeholder), || {
                 format!("{at}: unknown placeholder `{{{placeholder}}}`")
             });
-            check(
-                &mut violations,
-                !CHANGE_PLACEHOLDERS.contains(&placeholder) || changes == Some(true),
-                || format!("{at}: uses `{{{placeholder}}}` but `changes` is not true"),
-            );
+            check(&mut violations, !CHANGE_PLACEHOLDERS.contains(&placeholder) || changes == Some(true), || {
+                format!("{at}: uses `{{{placeholder}}}` but `changes` is not true")
+            });
         }
     }
 
     for name in LOGBOOK_ACTIONS {
-        check(&mut violations, seen.contains_key(*name), || {
-            format!("Logbook's own action `{name}` is missing")
-        });
+        check(&mut violations, seen.contains_key(*name), || format!("Logbook's own action `{name}` is missing"));
     }
 
     assert!(
@@ -369,10 +351,7 @@ fn catalog_entries_follow_the_rules() {
 #[test]
 fn catalog_covers_every_seed_event() {
     let actions = load_actions();
-    let names: BTreeSet<&str> = actions
-        .iter()
-        .filter_map(|a| a.get("action").and_then(Value::as_str))
-        .collect();
+    let names: BTreeSet<&str> = actions.iter().filter_map(|a| a.get("action").and_then(Value::as_str)).collect();
     let missing: Vec<String> = SEED_EVENTS
         .iter()
         .filter(|(_, action)| !names.contains(*action))
@@ -389,8 +368,5 @@ fn catalog_covers_every_seed_event() {
 #[test]
 fn catalog_has_at_least_100_actions() {
     let count = load_actions().len();
-    assert!(
-        count >= MIN_ACTIONS,
-        "the catalog has {count} actions, expected at least {MIN_ACTIONS}"
-    );
+    assert!(count >= MIN_ACTIONS, "the catalog has {count} actions, expected at least {MIN_ACTIONS}");
 }

@@ -33,32 +33,31 @@ pub fn random_bytes(count: usize) -> Vec<u8> {
     bytes
 }
 
+/// A fresh 32-byte salt for a personal-field commitment.
+pub fn random_salt() -> [u8; 32] {
+    let mut salt = [0u8; 32];
+    getrandom::fill(&mut salt).expect("the operating system provides randomness");
+    salt
+}
+
 /// A new key id and secret, and the token that joins them.
 pub fn new_key_token() -> (String, String, String) {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let id: String = random_bytes(12)
-        .into_iter()
-        .map(|byte| ALPHABET[usize::from(byte) % ALPHABET.len()] as char)
-        .collect();
+    let id: String =
+        random_bytes(12).into_iter().map(|byte| ALPHABET[usize::from(byte) % ALPHABET.len()] as char).collect();
     let secret = URL_SAFE_NO_PAD.encode(random_bytes(32));
     let token = format!("{KEY_TOKEN_PREFIX}{id}_{secret}");
     (id, secret, token)
 }
 
 fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
-    let value = headers
-        .get(AUTHORIZATION)
-        .ok_or_else(|| ApiError::unauthenticated("send Authorization: Bearer <token>"))?;
-    let value = value
-        .to_str()
-        .map_err(|_| ApiError::unauthenticated("the Authorization header is not text"))?;
-    let (scheme, token) = value
-        .split_once(' ')
-        .ok_or_else(|| ApiError::unauthenticated("send Authorization: Bearer <token>"))?;
+    let value =
+        headers.get(AUTHORIZATION).ok_or_else(|| ApiError::unauthenticated("send Authorization: Bearer <token>"))?;
+    let value = value.to_str().map_err(|_| ApiError::unauthenticated("the Authorization header is not text"))?;
+    let (scheme, token) =
+        value.split_once(' ').ok_or_else(|| ApiError::unauthenticated("send Authorization: Bearer <token>"))?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(ApiError::unauthenticated(
-            "send Authorization: Bearer <token>",
-        ));
+        return Err(ApiError::unauthenticated("send Authorization: Bearer <token>"));
     }
     Ok(token.trim())
 }
@@ -77,9 +76,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Princ
         return Err(invalid());
     }
     let now = state.now();
-    let stale = key
-        .last_used_at
-        .is_none_or(|used| used.plus_millis(LAST_USED_RESOLUTION_MILLIS) < now);
+    let stale = key.last_used_at.is_none_or(|used| used.plus_millis(LAST_USED_RESOLUTION_MILLIS) < now);
     if stale {
         let storage = state.storage().clone();
         let key_id = key.id.clone();
@@ -89,11 +86,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Princ
             }
         });
     }
-    Ok(Principal::ApiKey {
-        workspace: key.workspace,
-        key_id: key.id,
-        roles: key.roles,
-    })
+    Ok(Principal::ApiKey { workspace: key.workspace, key_id: key.id, roles: key.roles })
 }
 
 /// Authenticates, then loads the workspace the path names. A workspace the caller
@@ -108,11 +101,7 @@ pub async fn workspace_access(
     if !principal.reaches(workspace) {
         return Err(not_found());
     }
-    let workspace = state
-        .storage()
-        .workspace(workspace)
-        .await?
-        .ok_or_else(not_found)?;
+    let workspace = state.storage().workspace(workspace).await?.ok_or_else(not_found)?;
     Ok((principal, workspace))
 }
 
@@ -124,12 +113,8 @@ pub fn require(principal: &Principal, permission: Permission) -> Result<(), ApiE
     let needed = match permission {
         Permission::Ingest => "sending events needs the publisher role",
         Permission::ReadCatalog => "reading the catalog needs a role that can read a log",
-        Permission::ReadConfiguration => {
-            "reading configuration needs the auditor, admin or superadmin role"
-        }
-        Permission::ManageConfiguration => {
-            "changing configuration needs the admin or superadmin role"
-        }
+        Permission::ReadConfiguration => "reading configuration needs the auditor, admin or superadmin role",
+        Permission::ManageConfiguration => "changing configuration needs the admin or superadmin role",
         Permission::ManageWorkspaces => "managing workspaces needs the operator token",
     };
     Err(ApiError::forbidden(needed))
@@ -137,8 +122,6 @@ pub fn require(principal: &Principal, permission: Permission) -> Result<(), ApiE
 
 /// The current time, to the millisecond.
 pub fn now() -> Timestamp {
-    let since_epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     Timestamp::from_millis(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
 }

@@ -26,23 +26,14 @@ pub async fn json_value(headers: &HeaderMap, body: Body) -> Result<Value, ApiErr
     }
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
-        .map_err(|_| {
-            ApiError::too_large(format!(
-                "the request body is larger than {MAX_BODY_BYTES} bytes"
-            ))
-        })?;
-    serde_json::from_slice(&bytes)
-        .map_err(|error| ApiError::malformed(format!("the body is not valid JSON: {error}")))
+        .map_err(|_| ApiError::too_large(format!("the request body is larger than {MAX_BODY_BYTES} bytes")))?;
+    serde_json::from_slice(&bytes).map_err(|error| ApiError::malformed(format!("the body is not valid JSON: {error}")))
 }
 
 /// Reads a JSON body into a typed request document; a document of the wrong shape
 /// is a 422 naming the problem.
-pub async fn json_document<T: DeserializeOwned>(
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<T, ApiError> {
+pub async fn json_document<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Result<T, ApiError> {
     let value = json_value(headers, body).await?;
-    serde_json::from_value(value).map_err(|error| {
-        ApiError::invalid_request(vec![logbook_core::FieldIssue::new("", error.to_string())])
-    })
+    serde_json::from_value(value)
+        .map_err(|error| ApiError::invalid_request(vec![logbook_core::FieldIssue::new("", error.to_string())]))
 }

@@ -40,13 +40,7 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            details: Vec::new(),
-            retry_after_seconds: None,
-        }
+        ApiError { status, code, message: message.into(), details: Vec::new(), retry_after_seconds: None }
     }
 
     /// 400: the request cannot be read.
@@ -76,11 +70,7 @@ impl ApiError {
 
     /// 405: the path exists, the method does not.
     pub fn method_not_allowed() -> ApiError {
-        ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "this path does not support that method",
-        )
+        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this path does not support that method")
     }
 
     /// 409: it exists already.
@@ -104,11 +94,7 @@ impl ApiError {
 
     /// 422: one or more events are invalid; `issues` are `(index, issue)`.
     pub fn invalid_events(issues: Vec<(usize, FieldIssue)>) -> ApiError {
-        let count = issues
-            .iter()
-            .map(|(index, _)| index)
-            .collect::<std::collections::BTreeSet<_>>()
-            .len();
+        let count = issues.iter().map(|(index, _)| index).collect::<std::collections::BTreeSet<_>>().len();
         let mut error = ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_event",
@@ -162,6 +148,7 @@ impl From<StorageError> for ApiError {
         match error {
             StorageError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
             StorageError::Conflict(message) => ApiError::conflict(message),
+            StorageError::OutOfRange(message) => ApiError::invalid_parameter(message),
             StorageError::Unavailable(message) => {
                 tracing::warn!(%message, "storage unavailable");
                 ApiError::unavailable("storage is not available; retry shortly")
@@ -176,18 +163,11 @@ impl From<StorageError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let envelope = ErrorEnvelope {
-            error: ErrorBody {
-                code: self.code,
-                message: self.message,
-                details: self.details,
-            },
-        };
+        let envelope =
+            ErrorEnvelope { error: ErrorBody { code: self.code, message: self.message, details: self.details } };
         let mut response = (self.status, axum::Json(envelope)).into_response();
         if let Some(seconds) = self.retry_after_seconds {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -29,38 +29,20 @@ pub use state::{AppState, ServerConfig};
 /// The whole API.
 pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
-        .route(
-            "/workspaces",
-            get(routes::workspaces::list).post(routes::workspaces::create),
-        )
-        .route(
-            "/workspaces/{workspace}/keys",
-            get(routes::keys::list).post(routes::keys::create),
-        )
-        .route(
-            "/workspaces/{workspace}/keys/{key}",
-            delete(routes::keys::revoke),
-        )
-        .route(
-            "/workspaces/{workspace}/events",
-            get(routes::events::feed).post(routes::events::ingest),
-        )
-        .route(
-            "/workspaces/{workspace}/events/{id}",
-            get(routes::events::get),
-        )
-        .route(
-            "/workspaces/{workspace}/records/{type}/{id}/events",
-            get(routes::events::timeline),
-        )
-        .route(
-            "/workspaces/{workspace}/catalog",
-            get(routes::catalog::get).put(routes::catalog::put),
-        )
-        .route(
-            "/workspaces/{workspace}/settings",
-            get(routes::settings::get).put(routes::settings::put),
-        );
+        .route("/workspaces", get(routes::workspaces::list).post(routes::workspaces::create))
+        .route("/workspaces/{workspace}/keys", get(routes::keys::list).post(routes::keys::create))
+        .route("/workspaces/{workspace}/keys/{key}", delete(routes::keys::revoke))
+        .route("/workspaces/{workspace}/events", get(routes::events::feed).post(routes::events::ingest))
+        .route("/workspaces/{workspace}/events/{id}", get(routes::events::get))
+        .route("/workspaces/{workspace}/events/{id}/proof", get(routes::integrity::proof))
+        .route("/workspaces/{workspace}/checkpoint", get(routes::integrity::checkpoint))
+        .route("/workspaces/{workspace}/consistency", get(routes::integrity::consistency))
+        .route("/workspaces/{workspace}/verify", get(routes::integrity::verify))
+        .route("/workspaces/{workspace}/export", get(routes::export::export))
+        .route("/log-keys", get(routes::integrity::log_keys))
+        .route("/workspaces/{workspace}/records/{type}/{id}/events", get(routes::events::timeline))
+        .route("/workspaces/{workspace}/catalog", get(routes::catalog::get).put(routes::catalog::put))
+        .route("/workspaces/{workspace}/settings", get(routes::settings::get).put(routes::settings::put));
     Router::new()
         .nest("/v1", v1)
         .route("/healthz", get(routes::health::healthz))
@@ -76,10 +58,10 @@ pub fn router(state: AppState) -> Router {
 async fn log_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let route = request.extensions().get::<MatchedPath>().map_or_else(
-        || "(unmatched)".to_string(),
-        |path| path.as_str().to_string(),
-    );
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "(unmatched)".to_string(), |path| path.as_str().to_string());
     let response = next.run(request).await;
     let status = response.status().as_u16();
     let millis = started.elapsed().as_secs_f64() * 1000.0;
@@ -98,7 +80,5 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
 }

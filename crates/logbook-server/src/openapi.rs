@@ -38,6 +38,12 @@ impl Modify for BearerAuth {
         routes::events::feed,
         routes::events::get,
         routes::events::timeline,
+        routes::export::export,
+        routes::integrity::log_keys,
+        routes::integrity::checkpoint,
+        routes::integrity::proof,
+        routes::integrity::consistency,
+        routes::integrity::verify,
         routes::catalog::get,
         routes::catalog::put,
         routes::settings::get,
@@ -49,6 +55,7 @@ impl Modify for BearerAuth {
         (name = "keys", description = "Workspace API keys"),
         (name = "catalog", description = "The actions a workspace accepts"),
         (name = "settings", description = "Workspace settings"),
+        (name = "integrity", description = "Checkpoints, proofs and verification of the tamper-evident log"),
         (name = "health", description = "Probes"),
     )
 )]
@@ -58,9 +65,7 @@ pub struct ApiDoc;
 pub fn document() -> String {
     let mut document = ApiDoc::openapi();
     document.info.version = env!("CARGO_PKG_VERSION").to_string();
-    document
-        .to_pretty_json()
-        .expect("the OpenAPI document serialises")
+    document.to_pretty_json().expect("the OpenAPI document serialises")
 }
 
 /// Serves the document.

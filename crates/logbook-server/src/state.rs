@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use logbook_core::{Limits, Timestamp};
 use logbook_storage::{Storage, StorageError};
+use logbook_tlog::note::Signer;
 
 use crate::auth::{hash_secret, random_bytes};
 
@@ -15,6 +16,11 @@ pub struct ServerConfig {
     pub operator_token: String,
     /// The bounds on events.
     pub limits: Limits,
+    /// The deployment's log name: the key's name and the first part of every
+    /// checkpoint origin (`<log name>/<workspace>`).
+    pub log_name: String,
+    /// The 32-byte seed of the Ed25519 key that signs checkpoints.
+    pub log_key_seed: [u8; 32],
 }
 
 /// The shared state of all handlers; cheap to clone.
@@ -28,14 +34,14 @@ struct Inner {
     operator_token_hash: Vec<u8>,
     cursor_secret: Vec<u8>,
     limits: Limits,
+    signer: Signer,
 }
 
 impl AppState {
     /// Builds the state; reads (or creates) the deployment's cursor secret.
-    pub async fn new(
-        storage: Arc<dyn Storage>,
-        config: ServerConfig,
-    ) -> Result<AppState, StorageError> {
+    pub async fn new(storage: Arc<dyn Storage>, config: ServerConfig) -> Result<AppState, StorageError> {
+        let signer = Signer::from_seed(&config.log_name, &config.log_key_seed)
+            .map_err(|error| StorageError::Backend(format!("the log name cannot name a key: {error}")))?;
         let cursor_secret = storage.secret("cursor-hmac", random_bytes(32)).await?;
         Ok(AppState {
             inner: Arc::new(Inner {
@@ -43,6 +49,7 @@ impl AppState {
                 operator_token_hash: hash_secret(&config.operator_token),
                 cursor_secret,
                 limits: config.limits,
+                signer,
             }),
         })
     }
@@ -65,6 +72,16 @@ impl AppState {
     /// The bounds on events.
     pub fn limits(&self) -> &Limits {
         &self.inner.limits
+    }
+
+    /// The key that signs checkpoints.
+    pub fn signer(&self) -> &Signer {
+        &self.inner.signer
+    }
+
+    /// The checkpoint origin of a workspace: `<log name>/<workspace>`.
+    pub fn origin(&self, workspace: &str) -> String {
+        format!("{}/{workspace}", self.inner.signer.name())
     }
 
     /// The current time.

@@ -20,20 +20,10 @@ async fn fifty_clients_two_workspaces_no_gaps() {
             let mut acknowledged = Vec::new();
             for round in 0..6usize {
                 let size = 1 + (client * 7 + round * 13) % 40;
-                let batch = (0..size)
-                    .map(|n| {
-                        event(
-                            "ticket.created",
-                            "ticket",
-                            &format!("T-{client}-{round}-{n}"),
-                        )
-                    })
-                    .collect();
+                let batch =
+                    (0..size).map(|n| event("ticket.created", "ticket", &format!("T-{client}-{round}-{n}"))).collect();
                 for answer in app.ingest(workspace, batch).await {
-                    acknowledged.push((
-                        answer["id"].as_str().unwrap().to_string(),
-                        answer["seq"].as_u64().unwrap(),
-                    ));
+                    acknowledged.push((answer["id"].as_str().unwrap().to_string(), answer["seq"].as_u64().unwrap()));
                 }
             }
             (workspace, acknowledged)
@@ -44,37 +34,19 @@ async fn fifty_clients_two_workspaces_no_gaps() {
         let (workspace, answers) = client.await.expect("a client finished");
         for (id, seq) in answers {
             let previous = acknowledged.entry(workspace).or_default().insert(seq, id);
-            assert!(
-                previous.is_none(),
-                "seq {seq} acknowledged twice in {workspace}"
-            );
+            assert!(previous.is_none(), "seq {seq} acknowledged twice in {workspace}");
         }
     }
     for (workspace, by_seq) in &acknowledged {
         let n = by_seq.len() as u64;
-        assert_eq!(
-            by_seq.keys().copied().collect::<Vec<_>>(),
-            (0..n).collect::<Vec<_>>(),
-            "{workspace}: gap-free seq"
-        );
+        assert_eq!(by_seq.keys().copied().collect::<Vec<_>>(), (0..n).collect::<Vec<_>>(), "{workspace}: gap-free seq");
         let stored = app
-            .all_pages(
-                &format!("/v1/workspaces/{workspace}/events?limit=1000"),
-                app.key(workspace, Role::Admin),
-            )
+            .all_pages(&format!("/v1/workspaces/{workspace}/events?limit=1000"), app.key(workspace, Role::Admin))
             .await;
         let stored: BTreeMap<u64, String> = stored
             .iter()
-            .map(|event| {
-                (
-                    event["seq"].as_u64().unwrap(),
-                    event["id"].as_str().unwrap().to_string(),
-                )
-            })
+            .map(|event| (event["seq"].as_u64().unwrap(), event["id"].as_str().unwrap().to_string()))
             .collect();
-        assert_eq!(
-            &stored, by_seq,
-            "{workspace}: every acknowledged event is readable, with its seq"
-        );
+        assert_eq!(&stored, by_seq, "{workspace}: every acknowledged event is readable, with its seq");
     }
 }

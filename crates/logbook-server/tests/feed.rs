@@ -14,23 +14,13 @@ use serde_json::Value;
 
 /// A plain reading of each feed parameter, written independently of the server.
 fn naive_matches(event: &Value, params: &[(&str, String)]) -> bool {
-    let text = |pointer: &str| {
-        event
-            .pointer(pointer)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
+    let text = |pointer: &str| event.pointer(pointer).and_then(Value::as_str).unwrap_or("").to_string();
     params.iter().all(|(name, value)| match *name {
-        "category" => value
-            .split(',')
-            .any(|category| category == text("/category")),
-        "action" => value
-            .split(',')
-            .any(|pattern| match pattern.strip_suffix('*') {
-                Some(prefix) => text("/action").starts_with(prefix),
-                None => text("/action") == pattern,
-            }),
+        "category" => value.split(',').any(|category| category == text("/category")),
+        "action" => value.split(',').any(|pattern| match pattern.strip_suffix('*') {
+            Some(prefix) => text("/action").starts_with(prefix),
+            None => text("/action") == pattern,
+        }),
         "actor_id" => text("/actor/id") == *value,
         "actor_type" => text("/actor/type") == *value,
         "target_type" => text("/target/type") == *value,
@@ -39,9 +29,7 @@ fn naive_matches(event: &Value, params: &[(&str, String)]) -> bool {
             let (record_type, id) = value.split_once(':').unwrap();
             let mut records = vec![&event["target"]];
             records.extend(event["related"].as_array().unwrap());
-            records
-                .iter()
-                .any(|record| record["type"] == record_type && record["id"] == id)
+            records.iter().any(|record| record["type"] == record_type && record["id"] == id)
         }
         "since" => text("/occurred_at") >= *value,
         "until" => text("/occurred_at") < *value,
@@ -50,10 +38,7 @@ fn naive_matches(event: &Value, params: &[(&str, String)]) -> bool {
 }
 
 fn seqs(events: &[Value]) -> Vec<u64> {
-    events
-        .iter()
-        .map(|event| event["seq"].as_u64().unwrap())
-        .collect()
+    events.iter().map(|event| event["seq"].as_u64().unwrap()).collect()
 }
 
 fn encode(value: &str) -> String {
@@ -72,11 +57,7 @@ fn encode(value: &str) -> String {
 async fn loaded_app() -> (TestApp, Vec<Value>) {
     let app = TestApp::new(&["acme", "beta"]).await;
     let now = logbook_server::auth::now();
-    let mut config = WorkloadConfig::new(
-        11,
-        now.plus_millis(-20 * 86_400_000),
-        now.plus_millis(-1000),
-    );
+    let mut config = WorkloadConfig::new(11, now.plus_millis(-20 * 86_400_000), now.plus_millis(-1000));
     config.people = 6;
     config.records_per_type = 10;
     let mut workload = Workload::new(config);
@@ -91,37 +72,23 @@ async fn loaded_app() -> (TestApp, Vec<Value>) {
     }
     app.ingest("beta", workload.events(50)).await;
     let admin = app.key("acme", Role::Admin).to_string();
-    let everything = app
-        .all_pages("/v1/workspaces/acme/events?order=asc&limit=1000", &admin)
-        .await;
+    let everything = app.all_pages("/v1/workspaces/acme/events?order=asc&limit=1000", &admin).await;
     assert_eq!(everything.len(), 800);
     (app, everything)
 }
 
 fn random_params(rng: &mut SmallRng, sample: &[Value]) -> Vec<(&'static str, String)> {
     let pick = |rng: &mut SmallRng| &sample[rng.random_range(0..sample.len())];
-    let text = |event: &Value, pointer: &str| {
-        event
-            .pointer(pointer)
-            .and_then(Value::as_str)
-            .unwrap()
-            .to_string()
-    };
+    let text = |event: &Value, pointer: &str| event.pointer(pointer).and_then(Value::as_str).unwrap().to_string();
     let mut params = Vec::new();
     if rng.random_bool(0.2) {
-        params.push((
-            "category",
-            ["activity", "audit", "activity,audit"][rng.random_range(0..3)].to_string(),
-        ));
+        params.push(("category", ["activity", "audit", "activity,audit"][rng.random_range(0..3)].to_string()));
     }
     if rng.random_bool(0.3) {
         let action = text(pick(rng), "/action");
         let prefix = format!("{}.*", action.split('.').next().unwrap());
         let other = text(pick(rng), "/action");
-        params.push((
-            "action",
-            [action, prefix.clone(), format!("{prefix},{other}")][rng.random_range(0..3)].clone(),
-        ));
+        params.push(("action", [action, prefix.clone(), format!("{prefix},{other}")][rng.random_range(0..3)].clone()));
     }
     for (name, pointer, probability) in [
         ("actor_id", "/actor/id", 0.3),
@@ -138,14 +105,7 @@ fn random_params(rng: &mut SmallRng, sample: &[Value]) -> Vec<(&'static str, Str
         let mut records = vec![event["target"].clone()];
         records.extend(event["related"].as_array().unwrap().iter().cloned());
         let record = &records[rng.random_range(0..records.len())];
-        params.push((
-            "record",
-            format!(
-                "{}:{}",
-                record["type"].as_str().unwrap(),
-                record["id"].as_str().unwrap()
-            ),
-        ));
+        params.push(("record", format!("{}:{}", record["type"].as_str().unwrap(), record["id"].as_str().unwrap())));
     }
     if rng.random_bool(0.3) {
         params.push(("since", text(pick(rng), "/occurred_at")));
@@ -165,62 +125,28 @@ async fn random_filters_and_pages_match_a_naive_evaluation() {
         let params = random_params(&mut rng, &everything);
         let ascending = rng.random_bool(0.4);
         let limit = [1, 7, 50, 333][rng.random_range(0..4)];
-        let mut expected: Vec<&Value> = everything
-            .iter()
-            .filter(|event| naive_matches(event, &params))
-            .collect();
-        expected.sort_by_key(|event| {
-            (
-                event["occurred_at"].as_str().unwrap().to_string(),
-                event["seq"].as_u64().unwrap(),
-            )
-        });
+        let mut expected: Vec<&Value> = everything.iter().filter(|event| naive_matches(event, &params)).collect();
+        expected
+            .sort_by_key(|event| (event["occurred_at"].as_str().unwrap().to_string(), event["seq"].as_u64().unwrap()));
         if !ascending {
             expected.reverse();
         }
-        let mut query: Vec<String> = params
-            .iter()
-            .map(|(name, value)| format!("{name}={}", encode(value)))
-            .collect();
+        let mut query: Vec<String> = params.iter().map(|(name, value)| format!("{name}={}", encode(value))).collect();
         query.push(format!("limit={limit}"));
         if ascending {
             query.push("order=asc".into());
         }
-        let got = app
-            .all_pages(
-                &format!("/v1/workspaces/acme/events?{}", query.join("&")),
-                &admin,
-            )
-            .await;
-        let expected_seqs: Vec<u64> = expected
-            .iter()
-            .map(|event| event["seq"].as_u64().unwrap())
-            .collect();
-        assert_eq!(
-            seqs(&got),
-            expected_seqs,
-            "round {round}: {params:?} limit {limit} ascending {ascending}"
-        );
+        let got = app.all_pages(&format!("/v1/workspaces/acme/events?{}", query.join("&")), &admin).await;
+        let expected_seqs: Vec<u64> = expected.iter().map(|event| event["seq"].as_u64().unwrap()).collect();
+        assert_eq!(seqs(&got), expected_seqs, "round {round}: {params:?} limit {limit} ascending {ascending}");
 
         // The same filter as a record timeline, when it names a record.
         if let Some((_, record)) = params.iter().find(|(name, _)| *name == "record") {
             let (record_type, id) = record.split_once(':').unwrap();
-            let rest: Vec<String> = query
-                .iter()
-                .filter(|part| !part.starts_with("record="))
-                .cloned()
-                .collect();
-            let path = format!(
-                "/v1/workspaces/acme/records/{}/{}/events?{}",
-                encode(record_type),
-                encode(id),
-                rest.join("&")
-            );
-            assert_eq!(
-                seqs(&app.all_pages(&path, &admin).await),
-                expected_seqs,
-                "timeline, round {round}"
-            );
+            let rest: Vec<String> = query.iter().filter(|part| !part.starts_with("record=")).cloned().collect();
+            let path =
+                format!("/v1/workspaces/acme/records/{}/{}/events?{}", encode(record_type), encode(id), rest.join("&"));
+            assert_eq!(seqs(&app.all_pages(&path, &admin).await), expected_seqs, "timeline, round {round}");
         }
     }
 }
@@ -233,13 +159,7 @@ async fn every_single_filter_matches_something_and_is_exact() {
         .iter()
         .find(|event| !event["related"].as_array().unwrap().is_empty())
         .expect("an event with related records");
-    let text = |pointer: &str| {
-        sample
-            .pointer(pointer)
-            .and_then(Value::as_str)
-            .unwrap()
-            .to_string()
-    };
+    let text = |pointer: &str| sample.pointer(pointer).and_then(Value::as_str).unwrap().to_string();
     let related = &sample["related"][0];
     let filters: Vec<(&str, String)> = vec![
         ("category", "audit".into()),
@@ -249,14 +169,7 @@ async fn every_single_filter_matches_something_and_is_exact() {
         ("actor_type", "system".into()),
         ("target_type", text("/target/type")),
         ("target_id", text("/target/id")),
-        (
-            "record",
-            format!(
-                "{}:{}",
-                related["type"].as_str().unwrap(),
-                related["id"].as_str().unwrap()
-            ),
-        ),
+        ("record", format!("{}:{}", related["type"].as_str().unwrap(), related["id"].as_str().unwrap())),
         ("since", text("/occurred_at")),
         ("until", text("/occurred_at")),
     ];
@@ -271,22 +184,9 @@ async fn every_single_filter_matches_something_and_is_exact() {
             !expected.is_empty() && expected.len() < everything.len(),
             "{name}={value} should match some events, not all"
         );
-        let got = app
-            .all_pages(
-                &format!(
-                    "/v1/workspaces/acme/events?{name}={}&limit=1000",
-                    encode(&value)
-                ),
-                &admin,
-            )
-            .await;
-        assert_eq!(
-            seqs(&got)
-                .into_iter()
-                .collect::<std::collections::BTreeSet<_>>(),
-            expected,
-            "{name}={value}"
-        );
+        let got =
+            app.all_pages(&format!("/v1/workspaces/acme/events?{name}={}&limit=1000", encode(&value)), &admin).await;
+        assert_eq!(seqs(&got).into_iter().collect::<std::collections::BTreeSet<_>>(), expected, "{name}={value}");
     }
 }
 
@@ -294,86 +194,42 @@ async fn every_single_filter_matches_something_and_is_exact() {
 async fn cursors_are_stable_and_tamper_proof() {
     let (app, everything) = loaded_app().await;
     let admin = app.key("acme", Role::Admin).to_string();
-    let first = app
-        .call(
-            Method::GET,
-            "/v1/workspaces/acme/events?limit=100",
-            Some(&admin),
-            None,
-        )
-        .await;
+    let first = app.call(Method::GET, "/v1/workspaces/acme/events?limit=100", Some(&admin), None).await;
     let cursor = first.body["next_cursor"].as_str().unwrap().to_string();
     // Events that arrive while paging neither repeat nor shift the pages.
-    app.ingest("acme", vec![event("ticket.created", "ticket", "T-NEW"); 30])
-        .await;
+    app.ingest("acme", vec![event("ticket.created", "ticket", "T-NEW"); 30]).await;
     let mut paged = seqs(first.body["events"].as_array().unwrap());
     let mut next = Some(cursor.clone());
     while let Some(current) = next {
         let page = app
-            .call(
-                Method::GET,
-                &format!("/v1/workspaces/acme/events?limit=100&cursor={current}"),
-                Some(&admin),
-                None,
-            )
+            .call(Method::GET, &format!("/v1/workspaces/acme/events?limit=100&cursor={current}"), Some(&admin), None)
             .await;
         paged.extend(seqs(page.body["events"].as_array().unwrap()));
         next = page.body["next_cursor"].as_str().map(str::to_string);
     }
     let mut expected = everything.clone();
     expected.sort_by_key(|event| {
-        std::cmp::Reverse((
-            event["occurred_at"].as_str().unwrap().to_string(),
-            event["seq"].as_u64().unwrap(),
-        ))
+        std::cmp::Reverse((event["occurred_at"].as_str().unwrap().to_string(), event["seq"].as_u64().unwrap()))
     });
-    assert_eq!(
-        paged,
-        seqs(&expected),
-        "exactly the events present when paging began, once each, in order"
-    );
+    assert_eq!(paged, seqs(&expected), "exactly the events present when paging began, once each, in order");
 
     let mut tampered = cursor.clone().into_bytes();
     tampered[5] = if tampered[5] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap();
     let beta_admin = app.key("beta", Role::Admin).to_string();
-    let beta_cursor = app
-        .call(
-            Method::GET,
-            "/v1/workspaces/beta/events?limit=10",
-            Some(&beta_admin),
-            None,
-        )
-        .await
-        .body["next_cursor"]
+    let beta_cursor = app.call(Method::GET, "/v1/workspaces/beta/events?limit=10", Some(&beta_admin), None).await.body
+        ["next_cursor"]
         .as_str()
         .unwrap()
         .to_string();
     for (query, what) in [
         (format!("cursor={tampered}"), "a tampered cursor"),
-        (
-            format!("cursor={beta_cursor}"),
-            "another workspace's cursor",
-        ),
-        (
-            format!("cursor={cursor}&order=asc"),
-            "a cursor of another order",
-        ),
+        (format!("cursor={beta_cursor}"), "another workspace's cursor"),
+        (format!("cursor={cursor}&order=asc"), "a cursor of another order"),
         ("cursor=bm9wZQ".to_string(), "a made-up cursor"),
     ] {
-        let answer = app
-            .call(
-                Method::GET,
-                &format!("/v1/workspaces/acme/events?{query}"),
-                Some(&admin),
-                None,
-            )
-            .await;
-        assert_eq!(
-            (answer.status, answer.code()),
-            (StatusCode::BAD_REQUEST, Some("invalid_parameter")),
-            "{what}"
-        );
+        let answer = app.call(Method::GET, &format!("/v1/workspaces/acme/events?{query}"), Some(&admin), None).await;
+        assert_eq!((answer.status, answer.code()), (StatusCode::BAD_REQUEST, Some("invalid_parameter")), "{what}");
     }
 }
 
@@ -395,95 +251,49 @@ async fn bad_parameters_are_named() {
         ("actor_id=", "actor_id"),
         ("colour=red", "colour"),
     ] {
-        let answer = app
-            .call(
-                Method::GET,
-                &format!("/v1/workspaces/acme/events?{query}"),
-                Some(&admin),
-                None,
-            )
-            .await;
+        let answer = app.call(Method::GET, &format!("/v1/workspaces/acme/events?{query}"), Some(&admin), None).await;
         assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{query}");
         let message = answer.body["error"]["message"].as_str().unwrap();
         assert!(message.contains(mentions), "{query}: {message}");
     }
-    let dated = app
-        .call(
-            Method::GET,
-            "/v1/workspaces/acme/events?since=2020-01-01&until=2999-01-01",
-            Some(&admin),
-            None,
-        )
-        .await;
+    let dated =
+        app.call(Method::GET, "/v1/workspaces/acme/events?since=2020-01-01&until=2999-01-01", Some(&admin), None).await;
     assert_eq!(dated.status, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn roles_see_only_their_categories() {
     let (app, everything) = loaded_app().await;
-    let count = |category: &str| {
-        everything
-            .iter()
-            .filter(|event| event["category"] == category)
-            .count()
-    };
+    let count = |category: &str| everything.iter().filter(|event| event["category"] == category).count();
     for (role, expected) in [
         (Role::Supervisor, count("activity")),
         (Role::Setup, count("audit")),
         (Role::Auditor, everything.len()),
         (Role::Admin, everything.len()),
     ] {
-        let got = app
-            .all_pages(
-                "/v1/workspaces/acme/events?limit=1000",
-                app.key("acme", role),
-            )
-            .await;
+        let got = app.all_pages("/v1/workspaces/acme/events?limit=1000", app.key("acme", role)).await;
         assert_eq!(got.len(), expected, "{role:?}");
     }
     for role in [Role::Publisher, Role::Agent] {
-        let answer = app
-            .call(
-                Method::GET,
-                "/v1/workspaces/acme/events",
-                Some(app.key("acme", role)),
-                None,
-            )
-            .await;
+        let answer = app.call(Method::GET, "/v1/workspaces/acme/events", Some(app.key("acme", role)), None).await;
         assert_eq!(answer.status, StatusCode::FORBIDDEN, "{role:?}");
     }
     let supervisor = app.key("acme", Role::Supervisor);
-    let audit = everything
-        .iter()
-        .find(|event| event["category"] == "audit")
-        .unwrap();
-    let activity = everything
-        .iter()
-        .find(|event| event["category"] == "activity")
-        .unwrap();
+    let audit = everything.iter().find(|event| event["category"] == "audit").unwrap();
+    let activity = everything.iter().find(|event| event["category"] == "activity").unwrap();
     let hidden = app
         .call(
             Method::GET,
-            &format!(
-                "/v1/workspaces/acme/events/{}",
-                audit["id"].as_str().unwrap()
-            ),
+            &format!("/v1/workspaces/acme/events/{}", audit["id"].as_str().unwrap()),
             Some(supervisor),
             None,
         )
         .await;
-    assert_eq!(
-        hidden.status,
-        StatusCode::NOT_FOUND,
-        "a hidden category looks absent"
-    );
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND, "a hidden category looks absent");
     let shown = app
         .call(
             Method::GET,
-            &format!(
-                "/v1/workspaces/acme/events/{}",
-                activity["id"].as_str().unwrap()
-            ),
+            &format!("/v1/workspaces/acme/events/{}", activity["id"].as_str().unwrap()),
             Some(supervisor),
             None,
         )
@@ -492,23 +302,12 @@ async fn roles_see_only_their_categories() {
     let elsewhere = app
         .call(
             Method::GET,
-            &format!(
-                "/v1/workspaces/acme/events/{}",
-                activity["id"].as_str().unwrap()
-            ),
+            &format!("/v1/workspaces/acme/events/{}", activity["id"].as_str().unwrap()),
             Some(app.key("beta", Role::Admin)),
             None,
         )
         .await;
     assert_eq!(elsewhere.status, StatusCode::NOT_FOUND);
-    let audit_only = app
-        .all_pages(
-            "/v1/workspaces/acme/events?category=audit&limit=1000",
-            supervisor,
-        )
-        .await;
-    assert!(
-        audit_only.is_empty(),
-        "asking for a hidden category returns nothing"
-    );
+    let audit_only = app.all_pages("/v1/workspaces/acme/events?category=audit&limit=1000", supervisor).await;
+    assert!(audit_only.is_empty(), "asking for a hidden category returns nothing");
 }

@@ -26,24 +26,12 @@ fn json_case(
     code: Option<&'static str>,
     details: &'static [(u64, &'static str)],
 ) -> Case {
-    Case {
-        name,
-        content_type: Some("application/json"),
-        body: body.to_string().into_bytes(),
-        status,
-        code,
-        details,
-    }
+    Case { name, content_type: Some("application/json"), body: body.to_string().into_bytes(), status, code, details }
 }
 
 fn with(mut value: Value, pointer: &str, field: Value) -> Value {
     let (parent, key) = pointer.rsplit_once('/').unwrap();
-    value
-        .pointer_mut(parent)
-        .unwrap()
-        .as_object_mut()
-        .unwrap()
-        .insert(key.to_string(), field);
+    value.pointer_mut(parent).unwrap().as_object_mut().unwrap().insert(key.to_string(), field);
     value
 }
 
@@ -64,11 +52,7 @@ async fn check(app: &TestApp, case: Case) {
             Some(case.body),
         )
         .await;
-    assert_eq!(
-        answer.status, case.status,
-        "{}: {:?}",
-        case.name, answer.body
-    );
+    assert_eq!(answer.status, case.status, "{}: {:?}", case.name, answer.body);
     assert_eq!(answer.code(), case.code, "{}: {:?}", case.name, answer.body);
     let details: Vec<(u64, String)> = answer.body["error"]["details"]
         .as_array()
@@ -76,29 +60,18 @@ async fn check(app: &TestApp, case: Case) {
             details
                 .iter()
                 .map(|detail| {
-                    (
-                        detail["index"].as_u64().unwrap_or(u64::MAX),
-                        detail["field"].as_str().unwrap_or("").to_string(),
-                    )
+                    (detail["index"].as_u64().unwrap_or(u64::MAX), detail["field"].as_str().unwrap_or("").to_string())
                 })
                 .collect()
         })
         .unwrap_or_default();
-    let expected: Vec<(u64, String)> = case
-        .details
-        .iter()
-        .map(|(index, field)| (*index, field.to_string()))
-        .collect();
+    let expected: Vec<(u64, String)> = case.details.iter().map(|(index, field)| (*index, field.to_string())).collect();
     assert_eq!(details, expected, "{}", case.name);
     let after = app.event_count("acme").await;
     if case.status.is_success() {
         assert!(after > before, "{}: nothing was stored", case.name);
     } else {
-        assert_eq!(
-            after, before,
-            "{}: a refused request stored events",
-            case.name
-        );
+        assert_eq!(after, before, "{}: a refused request stored events", case.name);
     }
 }
 
@@ -107,22 +80,14 @@ async fn every_validation_rule() {
     let app = TestApp::new(&["acme"]).await;
     let long = "x".repeat(1025);
     let deep = json!({"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}});
-    let many_keys: serde_json::Map<String, Value> =
-        (0..51).map(|key| (format!("k{key}"), json!(key))).collect();
+    let many_keys: serde_json::Map<String, Value> = (0..51).map(|key| (format!("k{key}"), json!(key))).collect();
     let hundred_one_changes = json!(vec![json!({"field": "f", "from": 1, "to": 2}); 101]);
     let future = "2999-01-01T00:00:00Z";
-    let big_body =
-        json!({"events": vec![with(valid(), "/description", json!("y".repeat(4000))); 300]});
+    let big_body = json!({"events": vec![with(valid(), "/description", json!("y".repeat(4000))); 300]});
     use StatusCode as S;
     let cases = vec![
         json_case("one valid event", valid(), S::CREATED, None, &[]),
-        json_case(
-            "a valid batch",
-            json!({"events": [valid(), valid()]}),
-            S::CREATED,
-            None,
-            &[],
-        ),
+        json_case("a valid batch", json!({"events": [valid(), valid()]}), S::CREATED, None, &[]),
         json_case(
             "unknown action",
             with(valid(), "/action", json!("ticket.teleported")),
@@ -179,13 +144,7 @@ async fn every_validation_rule() {
             Some("invalid_event"),
             &[(0, "description")],
         ),
-        json_case(
-            "description of 4096",
-            with(valid(), "/description", json!("d".repeat(4096))),
-            S::CREATED,
-            None,
-            &[],
-        ),
+        json_case("description of 4096", with(valid(), "/description", json!("d".repeat(4096))), S::CREATED, None, &[]),
         json_case(
             "metadata over 50 keys",
             with(valid(), "/metadata", Value::Object(many_keys)),
@@ -263,41 +222,11 @@ async fn every_validation_rule() {
             Some("too_large"),
             &[],
         ),
-        json_case(
-            "1000 events",
-            json!({"events": vec![valid(); 1000]}),
-            S::CREATED,
-            None,
-            &[],
-        ),
-        json_case(
-            "body over 1 MiB",
-            big_body,
-            S::PAYLOAD_TOO_LARGE,
-            Some("too_large"),
-            &[],
-        ),
-        json_case(
-            "empty batch",
-            json!({"events": []}),
-            S::BAD_REQUEST,
-            Some("malformed_request"),
-            &[],
-        ),
-        json_case(
-            "events not an array",
-            json!({"events": 5}),
-            S::BAD_REQUEST,
-            Some("malformed_request"),
-            &[],
-        ),
-        json_case(
-            "not an object",
-            json!([1, 2]),
-            S::UNPROCESSABLE_ENTITY,
-            Some("invalid_event"),
-            &[(0, "")],
-        ),
+        json_case("1000 events", json!({"events": vec![valid(); 1000]}), S::CREATED, None, &[]),
+        json_case("body over 1 MiB", big_body, S::PAYLOAD_TOO_LARGE, Some("too_large"), &[]),
+        json_case("empty batch", json!({"events": []}), S::BAD_REQUEST, Some("malformed_request"), &[]),
+        json_case("events not an array", json!({"events": 5}), S::BAD_REQUEST, Some("malformed_request"), &[]),
+        json_case("not an object", json!([1, 2]), S::UNPROCESSABLE_ENTITY, Some("invalid_event"), &[(0, "")]),
         Case {
             name: "malformed JSON",
             content_type: Some("application/json"),
@@ -354,30 +283,17 @@ async fn answers_in_order_and_stores_exactly_what_was_sent() {
     first["metadata"] = json!({"channel": "web", "nested": {"ok": true}});
     let second = event("user.login_failed", "user", "U-7");
     let answers = app.ingest("acme", vec![first.clone(), second]).await;
-    assert_eq!(
-        (answers[0]["seq"].as_u64(), answers[1]["seq"].as_u64()),
-        (Some(0), Some(1))
-    );
+    assert_eq!((answers[0]["seq"].as_u64(), answers[1]["seq"].as_u64()), (Some(0), Some(1)));
+    assert_eq!(answers[0]["leaf_hash"].as_str().map(str::len), Some(44), "base64 of a SHA-256 leaf");
     let id = answers[0]["id"].as_str().unwrap();
     let admin = app.key("acme", Role::Admin);
-    let stored = app
-        .call(
-            Method::GET,
-            &format!("/v1/workspaces/acme/events/{id}"),
-            Some(admin),
-            None,
-        )
-        .await;
+    let stored = app.call(Method::GET, &format!("/v1/workspaces/acme/events/{id}"), Some(admin), None).await;
     assert_eq!(stored.status, StatusCode::OK);
     let body = stored.body;
+    assert_eq!(body["leaf_hash"], answers[0]["leaf_hash"]);
     assert_eq!(body["occurred_at"], "2026-03-01T08:30:00.123Z");
-    assert_eq!(
-        (body["category"].as_str(), body["outcome"].as_str()),
-        (Some("audit"), Some("success"))
-    );
-    for field in [
-        "changes", "related", "metadata", "actor", "target", "action",
-    ] {
+    assert_eq!((body["category"].as_str(), body["outcome"].as_str()), (Some("audit"), Some("success")));
+    for field in ["changes", "related", "metadata", "actor", "target", "action"] {
         assert_eq!(body[field], first[field], "{field}");
     }
     assert_eq!(
@@ -395,8 +311,8 @@ async fn idempotency_keys_store_once() {
     let retried = app.ingest("acme", vec![valid(), keyed]).await;
     assert_eq!(retried[1]["duplicate"], true);
     assert_eq!(
-        (&retried[1]["id"], &retried[1]["seq"]),
-        (&first[0]["id"], &first[0]["seq"])
+        (&retried[1]["id"], &retried[1]["seq"], &retried[1]["leaf_hash"]),
+        (&first[0]["id"], &first[0]["seq"], &first[0]["leaf_hash"])
     );
     assert_eq!(retried[0]["seq"], 2);
     assert_eq!(app.event_count("acme").await, 3);
@@ -407,63 +323,23 @@ async fn only_publishers_and_the_operator_ingest() {
     let app = TestApp::new(&["acme", "beta"]).await;
     let path = "/v1/workspaces/acme/events";
     for role in Role::ALL {
-        let answer = app
-            .call(
-                Method::POST,
-                path,
-                Some(app.key("acme", role)),
-                Some(valid()),
-            )
-            .await;
-        let expected = if role == Role::Publisher {
-            StatusCode::CREATED
-        } else {
-            StatusCode::FORBIDDEN
-        };
+        let answer = app.call(Method::POST, path, Some(app.key("acme", role)), Some(valid())).await;
+        let expected = if role == Role::Publisher { StatusCode::CREATED } else { StatusCode::FORBIDDEN };
         assert_eq!(answer.status, expected, "{role:?}");
     }
+    assert_eq!(app.call(Method::POST, path, Some(common::OPERATOR), Some(valid())).await.status, StatusCode::CREATED);
     assert_eq!(
-        app.call(Method::POST, path, Some(common::OPERATOR), Some(valid()))
-            .await
-            .status,
-        StatusCode::CREATED
-    );
-    assert_eq!(
-        app.call(
-            Method::POST,
-            path,
-            Some(app.key("beta", Role::Publisher)),
-            Some(valid())
-        )
-        .await
-        .status,
+        app.call(Method::POST, path, Some(app.key("beta", Role::Publisher)), Some(valid())).await.status,
         StatusCode::NOT_FOUND
     );
+    assert_eq!(app.call(Method::POST, path, None, Some(valid())).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
-        app.call(Method::POST, path, None, Some(valid()))
-            .await
-            .status,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        app.call(Method::POST, path, Some("lbk_nope_nope"), Some(valid()))
-            .await
-            .status,
+        app.call(Method::POST, path, Some("lbk_nope_nope"), Some(valid())).await.status,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(app.event_count("acme").await, 2);
-    let unknown = app
-        .call(
-            Method::POST,
-            "/v1/workspaces/ghost/events",
-            Some(common::OPERATOR),
-            Some(valid()),
-        )
-        .await;
-    assert_eq!(
-        (unknown.status, unknown.code()),
-        (StatusCode::NOT_FOUND, Some("not_found"))
-    );
+    let unknown = app.call(Method::POST, "/v1/workspaces/ghost/events", Some(common::OPERATOR), Some(valid())).await;
+    assert_eq!((unknown.status, unknown.code()), (StatusCode::NOT_FOUND, Some("not_found")));
 }
 
 #[tokio::test]
@@ -473,64 +349,24 @@ async fn open_catalogs_take_unknown_actions_and_workspace_actions_apply() {
     let custom = json!({"mode": "strict", "actions": [{
         "action": "invoice.paid", "category": "activity", "target_type": "invoice", "label": "Invoice paid",
         "template": "{actor} marked invoice {target} paid", "changes": false, "severity": "info"}]});
-    let put = app
-        .call(
-            Method::PUT,
-            "/v1/workspaces/acme/catalog",
-            Some(admin),
-            Some(custom),
-        )
-        .await;
+    let put = app.call(Method::PUT, "/v1/workspaces/acme/catalog", Some(admin), Some(custom)).await;
     assert_eq!(put.status, StatusCode::OK, "{put:?}");
-    let answers = app
-        .ingest("acme", vec![event("invoice.paid", "invoice", "INV-1")])
-        .await;
+    let answers = app.ingest("acme", vec![event("invoice.paid", "invoice", "INV-1")]).await;
     let id = answers[0]["id"].as_str().unwrap();
-    let stored = app
-        .call(
-            Method::GET,
-            &format!("/v1/workspaces/acme/events/{id}"),
-            Some(admin),
-            None,
-        )
-        .await;
-    assert_eq!(
-        stored.body["description"],
-        "Ana Silva marked invoice invoice INV-1 paid"
-    );
+    let stored = app.call(Method::GET, &format!("/v1/workspaces/acme/events/{id}"), Some(admin), None).await;
+    assert_eq!(stored.body["description"], "Ana Silva marked invoice invoice INV-1 paid");
 
     let unknown = event("billing.refund_issued", "invoice", "INV-2");
     let path = "/v1/workspaces/acme/events";
-    let refused = app
-        .call(
-            Method::POST,
-            path,
-            Some(app.key("acme", Role::Publisher)),
-            Some(unknown.clone()),
-        )
-        .await;
+    let refused = app.call(Method::POST, path, Some(app.key("acme", Role::Publisher)), Some(unknown.clone())).await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     let open = json!({"mode": "open", "actions": []});
     assert_eq!(
-        app.call(
-            Method::PUT,
-            "/v1/workspaces/acme/catalog",
-            Some(admin),
-            Some(open)
-        )
-        .await
-        .status,
+        app.call(Method::PUT, "/v1/workspaces/acme/catalog", Some(admin), Some(open)).await.status,
         StatusCode::OK
     );
     let accepted = app.ingest("acme", vec![unknown]).await;
     let id = accepted[0]["id"].as_str().unwrap();
-    let stored = app
-        .call(
-            Method::GET,
-            &format!("/v1/workspaces/acme/events/{id}"),
-            Some(admin),
-            None,
-        )
-        .await;
+    let stored = app.call(Method::GET, &format!("/v1/workspaces/acme/events/{id}"), Some(admin), None).await;
     assert_eq!(stored.body["category"], "activity");
 }

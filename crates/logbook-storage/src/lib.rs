@@ -7,6 +7,9 @@
 //!   workspace's `seq` runs 0, 1, 2… with no gap, in commit order; an event whose
 //!   `idempotency_key` is already stored in the workspace is not stored again.
 //! - Nothing edits or deletes a stored event.
+//! - Appending also appends each event's leaf to the workspace's Merkle tree
+//!   (`docs/canonical-form.md`), storing every complete subtree hash so that roots
+//!   and proofs for any size take O(log n) reads.
 //! - `query` returns events in the order and from the position the
 //!   [`EventQuery`] names, exactly as [`EventQuery::matches`] defines.
 //!
@@ -19,9 +22,8 @@ pub mod sqlite;
 use async_trait::async_trait;
 use logbook_core::{Event, EventQuery, Timestamp, Workspace};
 
-pub use model::{
-    ApiKey, Appended, NewApiKey, NewEvent, NewWorkspace, StorageError, WorkspaceUpdate,
-};
+pub use logbook_tlog::Hash;
+pub use model::{ApiKey, Appended, LogEntry, NewApiKey, NewEvent, NewWorkspace, StorageError, WorkspaceUpdate};
 
 /// Everything Logbook keeps, behind one interface.
 #[async_trait]
@@ -36,11 +38,7 @@ pub trait Storage: Send + Sync + 'static {
     async fn workspace(&self, id: &str) -> Result<Option<Workspace>, StorageError>;
 
     /// Changes a workspace's name, settings or catalog; fields left `None` stay.
-    async fn update_workspace(
-        &self,
-        id: &str,
-        update: WorkspaceUpdate,
-    ) -> Result<Workspace, StorageError>;
+    async fn update_workspace(&self, id: &str, update: WorkspaceUpdate) -> Result<Workspace, StorageError>;
 
     /// Stores a new API key (its secret only as a hash).
     async fn create_api_key(&self, key: NewApiKey) -> Result<ApiKey, StorageError>;
@@ -53,29 +51,44 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Revokes a key of a workspace; `false` when there is no such key. Revoking
     /// twice keeps the first revocation time.
-    async fn revoke_api_key(
-        &self,
-        workspace: &str,
-        key_id: &str,
-        at: Timestamp,
-    ) -> Result<bool, StorageError>;
+    async fn revoke_api_key(&self, workspace: &str, key_id: &str, at: Timestamp) -> Result<bool, StorageError>;
 
     /// Records that a key was used.
     async fn touch_api_key(&self, key_id: &str, at: Timestamp) -> Result<(), StorageError>;
 
     /// Appends events to a workspace's log, all or nothing, durably; answers in
     /// the order given.
-    async fn append(
-        &self,
-        workspace: &str,
-        events: Vec<NewEvent>,
-    ) -> Result<Vec<Appended>, StorageError>;
+    async fn append(&self, workspace: &str, events: Vec<NewEvent>) -> Result<Vec<Appended>, StorageError>;
 
     /// One page of a workspace's events.
     async fn query(&self, workspace: &str, query: &EventQuery) -> Result<Vec<Event>, StorageError>;
 
     /// One event by id, or `None`.
     async fn event(&self, workspace: &str, id: &str) -> Result<Option<Event>, StorageError>;
+
+    /// The root of a workspace's tree at `size` leaves (`size` ≤ its event count).
+    async fn tree_root(&self, workspace: &str, size: u64) -> Result<Hash, StorageError>;
+
+    /// The inclusion proof of leaf `seq` in the tree of `size` leaves.
+    async fn inclusion_proof(&self, workspace: &str, seq: u64, size: u64) -> Result<Vec<Hash>, StorageError>;
+
+    /// The consistency proof between the trees of `from` and `to` leaves.
+    async fn consistency_proof(&self, workspace: &str, from: u64, to: u64) -> Result<Vec<Hash>, StorageError>;
+
+    /// Up to `limit` stored events with `seq` ≥ `from_seq`, in `seq` order, with
+    /// their commitments: every row there is, whatever the tree says.
+    async fn log_entries(&self, workspace: &str, from_seq: u64, limit: usize) -> Result<Vec<LogEntry>, StorageError>;
+
+    /// The commitments of the events at these positions (missing ones are left out).
+    async fn commitments(
+        &self,
+        workspace: &str,
+        seqs: Vec<u64>,
+    ) -> Result<Vec<(u64, logbook_core::integrity::Commitments)>, StorageError>;
+
+    /// Up to `limit` leaves of the tree from position `from_seq`, in order.
+    async fn tree_leaves(&self, workspace: &str, from_seq: u64, limit: usize)
+    -> Result<Vec<(u64, Hash)>, StorageError>;
 
     /// A deployment-wide secret by name: the stored one, or `candidate`, stored
     /// now, if there is none yet. Every process sharing the storage gets the same.

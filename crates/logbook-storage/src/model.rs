@@ -1,6 +1,7 @@
 //! The values that cross the storage boundary, and its error type.
 
-use logbook_core::{EventBody, Role, Timestamp, WorkspaceCatalog, WorkspaceSettings};
+use logbook_core::integrity::Commitments;
+use logbook_core::{Event, EventBody, Role, Timestamp, WorkspaceCatalog, WorkspaceSettings};
 
 /// A workspace to create.
 #[derive(Debug, Clone)]
@@ -69,6 +70,18 @@ pub struct NewEvent {
     pub id: String,
     /// Its fields.
     pub body: EventBody,
+    /// The commitments to its personal fields (made with fresh random salts).
+    pub commitments: Commitments,
+}
+
+/// A stored event with the commitments to its personal fields: what its leaf is
+/// computed from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    /// The event.
+    pub event: Event,
+    /// Its commitments.
+    pub commitments: Commitments,
 }
 
 /// What happened to one appended event.
@@ -78,6 +91,8 @@ pub struct Appended {
     pub id: String,
     /// The event's seq: the original's when it was a duplicate.
     pub seq: u64,
+    /// The event's leaf hash: the original's when it was a duplicate.
+    pub leaf_hash: logbook_tlog::Hash,
     /// Whether an event with the same idempotency key was already stored.
     pub duplicate: bool,
 }
@@ -100,4 +115,7 @@ pub enum StorageError {
     /// Stored data could not be read back.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A position or tree size beyond the log.
+    #[error("{0}")]
+    OutOfRange(String),
 }

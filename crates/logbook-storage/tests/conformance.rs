@@ -5,12 +5,15 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use logbook_core::integrity::{Commitments, decode_hash, event_leaf_hash};
 use logbook_core::validate::{Limits, validate_event};
 use logbook_core::{
-    ActionPattern, ActorType, Catalog, Category, Event, EventFilter, EventQuery, Order, Position,
-    RecordKey, Role, Timestamp, WorkspaceCatalog, WorkspaceSettings,
+    ActionPattern, ActorType, Catalog, Category, Event, EventFilter, EventQuery, Order, Position, RecordKey, Role,
+    Timestamp, WorkspaceCatalog, WorkspaceSettings,
 };
 use logbook_storage::{NewApiKey, NewEvent, NewWorkspace, Storage, StorageError, WorkspaceUpdate};
+use logbook_tlog::proof::{verify_consistency, verify_inclusion};
+use logbook_tlog::tree::RightEdge;
 use logbook_workload::{Workload, WorkloadConfig};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -29,18 +32,13 @@ struct Sqlite {
 
 impl Sqlite {
     fn new() -> Sqlite {
-        Sqlite {
-            directory: tempfile::tempdir().expect("a temporary directory"),
-        }
+        Sqlite { directory: tempfile::tempdir().expect("a temporary directory") }
     }
 }
 
 impl Backend for Sqlite {
     fn open(&self) -> Arc<dyn Storage> {
-        Arc::new(
-            logbook_storage::sqlite::SqliteStorage::open(self.directory.path())
-                .expect("SQLite opens"),
-        )
+        Arc::new(logbook_storage::sqlite::SqliteStorage::open(self.directory.path()).expect("SQLite opens"))
     }
     fn reopen(&self) -> Arc<dyn Storage> {
         self.open()
@@ -49,11 +47,7 @@ impl Backend for Sqlite {
 
 async fn workspace(storage: &dyn Storage, id: &str) {
     storage
-        .create_workspace(NewWorkspace {
-            id: id.into(),
-            name: id.to_uppercase(),
-            created_at: NOW,
-        })
+        .create_workspace(NewWorkspace { id: id.into(), name: id.to_uppercase(), created_at: NOW })
         .await
         .expect("workspace created");
 }
@@ -70,10 +64,16 @@ fn events(seed: u64, count: usize, span_days: i64) -> Vec<NewEvent> {
         .events(count)
         .into_iter()
         .enumerate()
-        .map(|(number, value)| NewEvent {
-            id: format!("{seed:04}-{number:08}"),
-            body: validate_event(&value, &catalog, NOW, &Limits::default())
-                .expect("workload events are valid"),
+        .map(|(number, value)| {
+            let body = validate_event(&value, &catalog, NOW, &Limits::default()).expect("workload events are valid");
+            let mut salt = seed.wrapping_mul(1_000_003).wrapping_add(number as u64);
+            let commitments = Commitments::commit(&body, || {
+                salt = salt.wrapping_add(1);
+                let mut bytes = [0u8; 32];
+                bytes[..8].copy_from_slice(&salt.to_le_bytes());
+                bytes
+            });
+            NewEvent { id: format!("{seed:04}-{number:08}"), body, commitments }
         })
         .collect()
 }
@@ -96,38 +96,13 @@ async fn workspaces_and_settings(backend: &dyn Backend) {
     let storage = backend.open();
     workspace(&*storage, "acme").await;
     workspace(&*storage, "beta").await;
-    let duplicate = storage
-        .create_workspace(NewWorkspace {
-            id: "acme".into(),
-            name: "again".into(),
-            created_at: NOW,
-        })
-        .await;
-    assert!(
-        matches!(duplicate, Err(StorageError::Conflict(_))),
-        "{duplicate:?}"
-    );
-    let listed: Vec<String> = storage
-        .list_workspaces()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|w| w.id)
-        .collect();
+    let duplicate =
+        storage.create_workspace(NewWorkspace { id: "acme".into(), name: "again".into(), created_at: NOW }).await;
+    assert!(matches!(duplicate, Err(StorageError::Conflict(_))), "{duplicate:?}");
+    let listed: Vec<String> = storage.list_workspaces().await.unwrap().into_iter().map(|w| w.id).collect();
     assert_eq!(listed, ["acme", "beta"]);
-    let acme = storage
-        .workspace("acme")
-        .await
-        .unwrap()
-        .expect("acme exists");
-    assert_eq!(
-        (
-            acme.name.as_str(),
-            acme.event_count,
-            acme.settings.audit_log_enabled
-        ),
-        ("ACME", 0, true)
-    );
+    let acme = storage.workspace("acme").await.unwrap().expect("acme exists");
+    assert_eq!((acme.name.as_str(), acme.event_count, acme.settings.audit_log_enabled), ("ACME", 0, true));
     assert_eq!(storage.workspace("nope").await.unwrap(), None);
 
     let catalog = WorkspaceCatalog {
@@ -135,30 +110,19 @@ async fn workspaces_and_settings(backend: &dyn Backend) {
         actions: vec![Catalog::default_actions()[0].clone()],
     };
     let update = WorkspaceUpdate {
-        settings: Some(WorkspaceSettings {
-            audit_log_enabled: false,
-        }),
+        settings: Some(WorkspaceSettings { audit_log_enabled: false }),
         catalog: Some(catalog.clone()),
         name: None,
     };
     let updated = storage.update_workspace("acme", update).await.unwrap();
     assert_eq!(
-        (
-            updated.name.as_str(),
-            updated.settings.audit_log_enabled,
-            &updated.catalog
-        ),
+        (updated.name.as_str(), updated.settings.audit_log_enabled, &updated.catalog),
         ("ACME", false, &catalog)
     );
-    let missing = storage
-        .update_workspace("nope", WorkspaceUpdate::default())
-        .await;
+    let missing = storage.update_workspace("nope", WorkspaceUpdate::default()).await;
     assert!(matches!(missing, Err(StorageError::NotFound(_))));
     let reopened = backend.reopen();
-    assert_eq!(
-        reopened.workspace("acme").await.unwrap().unwrap().catalog,
-        catalog
-    );
+    assert_eq!(reopened.workspace("acme").await.unwrap().unwrap().catalog, catalog);
 }
 
 async fn api_keys(backend: &dyn Backend) {
@@ -174,43 +138,14 @@ async fn api_keys(backend: &dyn Backend) {
     };
     let created = storage.create_api_key(key("k1", "acme")).await.unwrap();
     assert_eq!(created.roles, [Role::Supervisor, Role::Setup]);
-    assert!(matches!(
-        storage.create_api_key(key("k2", "nope")).await,
-        Err(StorageError::NotFound(_))
-    ));
-    storage
-        .touch_api_key("k1", NOW.plus_millis(5))
-        .await
-        .unwrap();
+    assert!(matches!(storage.create_api_key(key("k2", "nope")).await, Err(StorageError::NotFound(_))));
+    storage.touch_api_key("k1", NOW.plus_millis(5)).await.unwrap();
     let found = storage.api_key("k1").await.unwrap().expect("k1 exists");
-    assert_eq!(
-        (
-            found.last_used_at,
-            found.revoked_at,
-            found.secret_hash.len()
-        ),
-        (Some(NOW.plus_millis(5)), None, 32)
-    );
-    assert!(
-        !storage.revoke_api_key("other", "k1", NOW).await.unwrap(),
-        "a key is revoked only in its own workspace"
-    );
-    assert!(
-        storage
-            .revoke_api_key("acme", "k1", NOW.plus_millis(9))
-            .await
-            .unwrap()
-    );
-    assert!(
-        storage
-            .revoke_api_key("acme", "k1", NOW.plus_millis(20))
-            .await
-            .unwrap()
-    );
-    assert_eq!(
-        storage.api_key("k1").await.unwrap().unwrap().revoked_at,
-        Some(NOW.plus_millis(9))
-    );
+    assert_eq!((found.last_used_at, found.revoked_at, found.secret_hash.len()), (Some(NOW.plus_millis(5)), None, 32));
+    assert!(!storage.revoke_api_key("other", "k1", NOW).await.unwrap(), "a key is revoked only in its own workspace");
+    assert!(storage.revoke_api_key("acme", "k1", NOW.plus_millis(9)).await.unwrap());
+    assert!(storage.revoke_api_key("acme", "k1", NOW.plus_millis(20)).await.unwrap());
+    assert_eq!(storage.api_key("k1").await.unwrap().unwrap().revoked_at, Some(NOW.plus_millis(9)));
     assert_eq!(storage.list_api_keys("acme").await.unwrap().len(), 1);
     assert_eq!(storage.api_key("k9").await.unwrap(), None);
 }
@@ -222,31 +157,16 @@ async fn appends_are_sequenced_durable_and_idempotent(backend: &dyn Backend) {
     batch[1].body.idempotency_key = Some("retry-1".into());
     batch[3].body.idempotency_key = Some("retry-1".into());
     let answers = storage.append("acme", batch.clone()).await.unwrap();
-    let seqs: Vec<(u64, bool)> = answers
-        .iter()
-        .map(|answer| (answer.seq, answer.duplicate))
-        .collect();
-    assert_eq!(
-        seqs,
-        [(0, false), (1, false), (2, false), (1, true), (3, false)]
-    );
-    assert_eq!(
-        answers[3].id, batch[1].id,
-        "a duplicate answers with the original id"
-    );
+    let seqs: Vec<(u64, bool)> = answers.iter().map(|answer| (answer.seq, answer.duplicate)).collect();
+    assert_eq!(seqs, [(0, false), (1, false), (2, false), (1, true), (3, false)]);
+    assert_eq!(answers[3].id, batch[1].id, "a duplicate answers with the original id");
 
     let mut retry = events(2, 2, 1);
     retry[0].body.idempotency_key = Some("retry-1".into());
     let answers = storage.append("acme", retry).await.unwrap();
-    assert_eq!(
-        (answers[0].seq, answers[0].duplicate, answers[1].seq),
-        (1, true, 4)
-    );
+    assert_eq!((answers[0].seq, answers[0].duplicate, answers[1].seq), (1, true, 4));
 
-    assert!(matches!(
-        storage.append("nope", events(3, 1, 1)).await,
-        Err(StorageError::NotFound(_))
-    ));
+    assert!(matches!(storage.append("nope", events(3, 1, 1)).await, Err(StorageError::NotFound(_))));
 
     // A batch that fails part-way stores nothing: here its second event reuses an id.
     let mut failing = events(4, 3, 1);
@@ -255,28 +175,10 @@ async fn appends_are_sequenced_durable_and_idempotent(backend: &dyn Backend) {
 
     let reopened = backend.reopen();
     let stored = all_events(&*reopened, "acme").await;
-    assert_eq!(
-        stored.iter().map(|event| event.seq).collect::<Vec<_>>(),
-        [0, 1, 2, 3, 4]
-    );
-    assert_eq!(
-        reopened
-            .workspace("acme")
-            .await
-            .unwrap()
-            .unwrap()
-            .event_count,
-        5
-    );
-    let first = reopened
-        .event("acme", &batch[0].id)
-        .await
-        .unwrap()
-        .expect("stored");
-    assert_eq!(
-        first.body, batch[0].body,
-        "an event reads back exactly as appended"
-    );
+    assert_eq!(stored.iter().map(|event| event.seq).collect::<Vec<_>>(), [0, 1, 2, 3, 4]);
+    assert_eq!(reopened.workspace("acme").await.unwrap().unwrap().event_count, 5);
+    let first = reopened.event("acme", &batch[0].id).await.unwrap().expect("stored");
+    assert_eq!(first.body, batch[0].body, "an event reads back exactly as appended");
     assert_eq!(reopened.event("other", &batch[0].id).await.unwrap(), None);
 }
 
@@ -290,10 +192,7 @@ async fn concurrent_appends_have_no_gaps(backend: &dyn Backend) {
         tasks.push(tokio::spawn(async move {
             let target = if client % 2 == 0 { "acme" } else { "beta" };
             for round in 0..5u64 {
-                storage
-                    .append(target, events(100 + client * 10 + round, 7, 1))
-                    .await
-                    .expect("append");
+                storage.append(target, events(100 + client * 10 + round, 7, 1)).await.expect("append");
             }
         }));
     }
@@ -301,11 +200,7 @@ async fn concurrent_appends_have_no_gaps(backend: &dyn Backend) {
         task.await.unwrap();
     }
     for id in ["acme", "beta"] {
-        let seqs: Vec<u64> = all_events(&*storage, id)
-            .await
-            .iter()
-            .map(|event| event.seq)
-            .collect();
+        let seqs: Vec<u64> = all_events(&*storage, id).await.iter().map(|event| event.seq).collect();
         assert_eq!(seqs, (0..350).collect::<Vec<u64>>(), "workspace {id}");
     }
 }
@@ -316,6 +211,66 @@ async fn secrets_are_created_once(backend: &dyn Backend) {
     let second = storage.secret("cursor", vec![2; 32]).await.unwrap();
     assert_eq!((first, second), (vec![1; 32], vec![1; 32]));
     storage.ping().await.unwrap();
+}
+
+async fn merkle_tree_follows_the_log(backend: &dyn Backend) {
+    let storage = backend.open();
+    workspace(&*storage, "acme").await;
+    workspace(&*storage, "beta").await;
+    // Appends of many sizes, interleaved across workspaces, exercise the right edge.
+    let mut batch_seed = 300;
+    for size in [1, 2, 5, 1, 64, 7, 100, 3] {
+        storage.append("acme", events(batch_seed, size, 2)).await.unwrap();
+        storage.append("beta", events(batch_seed + 1, 3, 2)).await.unwrap();
+        batch_seed += 2;
+    }
+    let entries = storage.log_entries("acme", 0, 10_000).await.unwrap();
+    assert_eq!(entries.len(), 183);
+    let leaves = storage.tree_leaves("acme", 0, 10_000).await.unwrap();
+    let mut edge = RightEdge::new();
+    let mut roots = vec![logbook_tlog::empty_root()];
+    for (entry, (index, leaf)) in entries.iter().zip(&leaves) {
+        let recomputed = event_leaf_hash(&entry.event, &entry.commitments).expect("a leaf");
+        assert_eq!((entry.event.seq, recomputed), (*index, *leaf), "the stored leaf is the event's");
+        assert_eq!(decode_hash(&entry.event.leaf_hash), Some(recomputed), "events carry their leaf hash");
+        entry.commitments.check_values(&entry.event.body).expect("commitments open");
+        edge.append(recomputed);
+        roots.push(edge.root());
+    }
+    let from_later = storage.log_entries("acme", 180, 10).await.unwrap();
+    assert_eq!(from_later.iter().map(|entry| entry.event.seq).collect::<Vec<_>>(), [180, 181, 182]);
+    assert_eq!(storage.tree_leaves("acme", 181, 1).await.unwrap(), vec![leaves[181]]);
+
+    let mut rng = SmallRng::seed_from_u64(3);
+    for size in [1u64, 2, 3, 8, 64, 65, 100, 183] {
+        assert_eq!(storage.tree_root("acme", size).await.unwrap(), roots[size as usize], "root at {size}");
+        for _ in 0..5 {
+            let seq = rng.random_range(0..size);
+            let proof = storage.inclusion_proof("acme", seq, size).await.unwrap();
+            verify_inclusion(&leaves[seq as usize].1, seq, size, &proof, &roots[size as usize])
+                .expect("inclusion verifies");
+            let from = rng.random_range(1..=size);
+            let proof = storage.consistency_proof("acme", from, size).await.unwrap();
+            verify_consistency(from, size, &proof, &roots[from as usize], &roots[size as usize])
+                .expect("consistency verifies");
+        }
+    }
+    assert!(matches!(storage.tree_root("acme", 184).await, Err(StorageError::OutOfRange(_))));
+    assert!(matches!(storage.inclusion_proof("acme", 50, 50).await, Err(StorageError::OutOfRange(_))));
+    assert!(matches!(storage.consistency_proof("acme", 60, 50).await, Err(StorageError::OutOfRange(_))));
+    assert_eq!(storage.tree_root("beta", 0).await.unwrap(), logbook_tlog::empty_root());
+    let beta = storage.log_entries("beta", 0, 100).await.unwrap();
+    assert!(beta.iter().all(|entry| entry.event.workspace == "beta") && beta.len() == 24);
+    let picked = storage.commitments("acme", vec![0, 5, 9999]).await.unwrap();
+    assert_eq!(picked.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(), [0, 5]);
+    assert_eq!(picked[1].1, entries[5].commitments);
+
+    // The tree survives a reopen and goes on growing from where it was.
+    let reopened = backend.reopen();
+    reopened.append("acme", events(999, 10, 1)).await.unwrap();
+    let proof = reopened.consistency_proof("acme", 183, 193).await.unwrap();
+    let new_root = reopened.tree_root("acme", 193).await.unwrap();
+    verify_consistency(183, 193, &proof, &roots[183], &new_root).expect("the grown tree extends the old one");
 }
 
 /// A random filter drawn from the values that occur in `sample`, so that most
@@ -334,17 +289,14 @@ fn random_filter(rng: &mut SmallRng, sample: &[Event]) -> EventFilter {
             ActionPattern::Prefix(format!("{}.", action.split('.').next().unwrap()))
         });
         if rng.random_bool(0.3) {
-            filter
-                .actions
-                .push(ActionPattern::Exact(pick(rng).action.clone()));
+            filter.actions.push(ActionPattern::Exact(pick(rng).action.clone()));
         }
     }
     if rng.random_bool(0.3) {
         filter.actor_id = Some(pick(rng).actor.id.clone());
     }
     if rng.random_bool(0.2) {
-        filter.actor_type =
-            Some([ActorType::User, ActorType::System, ActorType::Api][rng.random_range(0..3)]);
+        filter.actor_type = Some([ActorType::User, ActorType::System, ActorType::Api][rng.random_range(0..3)]);
     }
     if rng.random_bool(0.3) {
         filter.target_type = Some(pick(rng).target.record_type.clone());
@@ -356,20 +308,13 @@ fn random_filter(rng: &mut SmallRng, sample: &[Event]) -> EventFilter {
         let body = pick(rng);
         let records = body.records();
         let record = records[rng.random_range(0..records.len())];
-        filter.record = Some(RecordKey {
-            record_type: record.record_type.clone(),
-            id: record.id.clone(),
-        });
+        filter.record = Some(RecordKey { record_type: record.record_type.clone(), id: record.id.clone() });
     }
     if rng.random_bool(0.3) {
         filter.since = Some(pick(rng).occurred_at);
     }
     if rng.random_bool(0.3) {
-        filter.until = Some(
-            pick(rng)
-                .occurred_at
-                .plus_millis(rng.random_range(0..86_400_000)),
-        );
+        filter.until = Some(pick(rng).occurred_at.plus_millis(rng.random_range(0..86_400_000)));
     }
     filter
 }
@@ -385,8 +330,7 @@ async fn queries_match_the_reference_filter(backend: &dyn Backend) {
             event.body.occurred_at = NOW.plus_millis(-(number as i64) * 1000);
         }
         if number % 7 == 0 {
-            event.body.occurred_at =
-                Timestamp::from_millis(event.body.occurred_at.as_millis() / 60_000 * 60_000);
+            event.body.occurred_at = Timestamp::from_millis(event.body.occurred_at.as_millis() / 60_000 * 60_000);
         }
     }
     for chunk in stored.chunks(500) {
@@ -400,17 +344,11 @@ async fn queries_match_the_reference_filter(backend: &dyn Backend) {
     let mut nonempty = 0;
     for round in 0..150 {
         let filter = random_filter(&mut rng, &everything);
-        let order = if rng.random_bool(0.5) {
-            Order::Desc
-        } else {
-            Order::Asc
-        };
+        let order = if rng.random_bool(0.5) { Order::Desc } else { Order::Asc };
         let max_seq = rng.random_bool(0.2).then(|| rng.random_range(0..1500u64));
         let mut expected: Vec<&Event> = everything
             .iter()
-            .filter(|event| {
-                filter.matches(&event.body) && max_seq.is_none_or(|max| event.seq <= max)
-            })
+            .filter(|event| filter.matches(&event.body) && max_seq.is_none_or(|max| event.seq <= max))
             .collect();
         expected.sort_by_key(|event| (event.body.occurred_at, event.seq));
         if order == Order::Desc {
@@ -422,123 +360,53 @@ async fn queries_match_the_reference_filter(backend: &dyn Backend) {
         let mut seen: Vec<u64> = Vec::new();
         let mut after = None;
         loop {
-            let query = EventQuery {
-                filter: filter.clone(),
-                order,
-                limit,
-                after,
-                max_seq,
-            };
+            let query = EventQuery { filter: filter.clone(), order, limit, after, max_seq };
             let page = storage.query("acme", &query).await.unwrap();
             assert!(page.len() <= limit);
             seen.extend(page.iter().map(|event| event.seq));
             match page.last() {
                 Some(last) if page.len() == limit => {
-                    after = Some(Position {
-                        occurred_at: last.body.occurred_at,
-                        seq: last.seq,
-                    })
+                    after = Some(Position { occurred_at: last.body.occurred_at, seq: last.seq })
                 }
                 _ => break,
             }
         }
         let expected_seqs: Vec<u64> = expected.iter().map(|event| event.seq).collect();
-        assert_eq!(
-            seen, expected_seqs,
-            "round {round}: {filter:?} {order:?} limit {limit} max_seq {max_seq:?}"
-        );
+        assert_eq!(seen, expected_seqs, "round {round}: {filter:?} {order:?} limit {limit} max_seq {max_seq:?}");
     }
-    assert!(
-        nonempty >= 75,
-        "only {nonempty} of 150 random filters matched anything"
-    );
+    assert!(nonempty >= 75, "only {nonempty} of 150 random filters matched anything");
 
     // Each filter on its own, so that none is only ever tested in combination.
     let body = &everything[42].body;
     let single: Vec<EventFilter> = vec![
+        EventFilter { categories: vec![Category::Audit], ..Default::default() },
+        EventFilter { actions: vec![ActionPattern::Exact(body.action.clone())], ..Default::default() },
+        EventFilter { actions: vec![ActionPattern::Prefix("ticket.".into())], ..Default::default() },
+        EventFilter { actor_id: Some(body.actor.id.clone()), ..Default::default() },
+        EventFilter { actor_type: Some(ActorType::System), ..Default::default() },
+        EventFilter { target_type: Some(body.target.record_type.clone()), ..Default::default() },
+        EventFilter { target_id: Some(body.target.id.clone()), ..Default::default() },
         EventFilter {
-            categories: vec![Category::Audit],
+            record: Some(RecordKey { record_type: "ticket".into(), id: "T-10000".into() }),
             ..Default::default()
         },
-        EventFilter {
-            actions: vec![ActionPattern::Exact(body.action.clone())],
-            ..Default::default()
-        },
-        EventFilter {
-            actions: vec![ActionPattern::Prefix("ticket.".into())],
-            ..Default::default()
-        },
-        EventFilter {
-            actor_id: Some(body.actor.id.clone()),
-            ..Default::default()
-        },
-        EventFilter {
-            actor_type: Some(ActorType::System),
-            ..Default::default()
-        },
-        EventFilter {
-            target_type: Some(body.target.record_type.clone()),
-            ..Default::default()
-        },
-        EventFilter {
-            target_id: Some(body.target.id.clone()),
-            ..Default::default()
-        },
-        EventFilter {
-            record: Some(RecordKey {
-                record_type: "ticket".into(),
-                id: "T-10000".into(),
-            }),
-            ..Default::default()
-        },
-        EventFilter {
-            since: Some(body.occurred_at),
-            ..Default::default()
-        },
-        EventFilter {
-            until: Some(body.occurred_at),
-            ..Default::default()
-        },
+        EventFilter { since: Some(body.occurred_at), ..Default::default() },
+        EventFilter { until: Some(body.occurred_at), ..Default::default() },
     ];
     for filter in single {
-        let query = EventQuery {
-            filter: filter.clone(),
-            order: Order::Desc,
-            limit: 5000,
-            after: None,
-            max_seq: None,
-        };
-        let got: BTreeSet<u64> = storage
-            .query("acme", &query)
-            .await
-            .unwrap()
-            .iter()
-            .map(|event| event.seq)
-            .collect();
-        let want: BTreeSet<u64> = everything
-            .iter()
-            .filter(|event| filter.matches(&event.body))
-            .map(|event| event.seq)
-            .collect();
-        assert!(
-            !want.is_empty(),
-            "{filter:?} matches nothing; pick another sample"
-        );
+        let query = EventQuery { filter: filter.clone(), order: Order::Desc, limit: 5000, after: None, max_seq: None };
+        let got: BTreeSet<u64> = storage.query("acme", &query).await.unwrap().iter().map(|event| event.seq).collect();
+        let want: BTreeSet<u64> =
+            everything.iter().filter(|event| filter.matches(&event.body)).map(|event| event.seq).collect();
+        assert!(!want.is_empty(), "{filter:?} matches nothing; pick another sample");
         assert_eq!(got, want, "{filter:?}");
     }
     let per_workspace: HashMap<String, usize> =
-        all_events(&*storage, "beta")
-            .await
-            .iter()
-            .fold(HashMap::new(), |mut counts, event| {
-                *counts.entry(event.workspace.clone()).or_default() += 1;
-                counts
-            });
-    assert_eq!(
-        per_workspace,
-        HashMap::from([("beta".to_string(), 200)]),
-        "workspaces never mix"
-    );
+        all_events(&*storage, "beta").await.iter().fold(HashMap::new(), |mut counts, event| {
+            *counts.entry(event.workspace.clone()).or_default() += 1;
+            counts
+        });
+    assert_eq!(per_workspace, HashMap::from([("beta".to_string(), 200)]), "workspaces never mix");
 }
 
 macro_rules! backends {
@@ -556,6 +424,8 @@ macro_rules! backends {
             async fn concurrent_appends_have_no_gaps() { super::concurrent_appends_have_no_gaps(&$make).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn secrets_are_created_once() { super::secrets_are_created_once(&$make).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn merkle_tree_follows_the_log() { super::merkle_tree_follows_the_log(&$make).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn queries_match_the_reference_filter() { super::queries_match_the_reference_filter(&$make).await }
         }

@@ -150,9 +150,7 @@ pub fn format_double(value: f64) -> Result<String, CanonicalError> {
 /// Splits the output of Rust's `{:e}` formatting, "d.ddde[-]x", into its significant
 /// digits and its decimal exponent.
 fn split_scientific(sci: &str) -> (String, i32) {
-    let (mantissa, exponent) = sci
-        .split_once('e')
-        .expect("`{:e}` always writes an exponent");
+    let (mantissa, exponent) = sci.split_once('e').expect("`{:e}` always writes an exponent");
     let digits = mantissa.chars().filter(|&c| c != '.').collect();
     let exponent = exponent.parse().expect("`{:e}` writes a decimal exponent");
     (digits, exponent)
@@ -180,19 +178,11 @@ fn shortest_digits(value: f64) -> (String, i32) {
         return (digits, exponent);
     }
     let last = head.as_bytes()[k - 1] - b'0';
-    let (even, even_exponent) = if last.is_multiple_of(2) {
-        (head.to_owned(), exact_exponent)
-    } else {
-        increment(head, exact_exponent)
-    };
-    let round_trips = format!("{}.{}e{even_exponent}", &even[..1], &even[1..])
-        .parse::<f64>()
-        .is_ok_and(|parsed| parsed == value);
-    if round_trips {
-        (even.trim_end_matches('0').to_owned(), even_exponent)
-    } else {
-        (digits, exponent)
-    }
+    let (even, even_exponent) =
+        if last.is_multiple_of(2) { (head.to_owned(), exact_exponent) } else { increment(head, exact_exponent) };
+    let round_trips =
+        format!("{}.{}e{even_exponent}", &even[..1], &even[1..]).parse::<f64>().is_ok_and(|parsed| parsed == value);
+    if round_trips { (even.trim_end_matches('0').to_owned(), even_exponent) } else { (digits, exponent) }
 }
 
 /// Adds one to the last of the decimal `digits` whose first digit has decimal exponent
@@ -209,10 +199,7 @@ fn increment(digits: &str, exponent: i32) -> (String, i32) {
     }
     bytes.insert(0, b'1');
     bytes.pop();
-    (
-        String::from_utf8(bytes).expect("ASCII digits"),
-        exponent + 1,
-    )
+    (String::from_utf8(bytes).expect("ASCII digits"), exponent + 1)
 }
 
 #[cfg(test)]
@@ -259,11 +246,7 @@ mod tests {
                 assert_eq!(canon(&Value::Number(n)), want, "{bits:016x}");
             }
         }
-        for bits in [
-            0x7fffffffffffffff_u64,
-            0x7ff0000000000000,
-            0xfff0000000000000,
-        ] {
+        for bits in [0x7fffffffffffffff_u64, 0x7ff0000000000000, 0xfff0000000000000] {
             assert!(format_double(f64::from_bits(bits)).is_err());
         }
     }
@@ -281,17 +264,9 @@ mod tests {
 
     #[test]
     fn unsafe_integers_are_refused() {
-        for text in [
-            "9007199254740992",
-            "-9007199254740992",
-            "18446744073709551615",
-            "-9223372036854775808",
-        ] {
+        for text in ["9007199254740992", "-9007199254740992", "18446744073709551615", "-9223372036854775808"] {
             let v: Value = serde_json::from_str(text).unwrap();
-            assert!(
-                matches!(canonicalize(&v), Err(CanonicalError::UnsafeInteger(_))),
-                "{text}"
-            );
+            assert!(matches!(canonicalize(&v), Err(CanonicalError::UnsafeInteger(_))), "{text}");
         }
     }
 
@@ -326,10 +301,7 @@ mod tests {
         )
         .unwrap();
         let out = canon(&v);
-        let order: Vec<&str> = out
-            .split(',')
-            .map(|m| m.split(':').nth(1).unwrap().trim_matches(['"', '}']))
-            .collect();
+        let order: Vec<&str> = out.split(',').map(|m| m.split(':').nth(1).unwrap().trim_matches(['"', '}'])).collect();
         assert_eq!(
             order,
             [
@@ -348,10 +320,7 @@ mod tests {
     #[test]
     fn strings_and_nesting() {
         let v = json!({"b": [1, {"z": null, "a": "\u{1f}\u{7f}\u{2028}"}], "a": {}});
-        assert_eq!(
-            canon(&v),
-            "{\"a\":{},\"b\":[1,{\"a\":\"\\u001f\u{7f}\u{2028}\",\"z\":null}]}"
-        );
+        assert_eq!(canon(&v), "{\"a\":{},\"b\":[1,{\"a\":\"\\u001f\u{7f}\u{2028}\",\"z\":null}]}");
         assert_eq!(canonicalize(&json!("x")).unwrap(), b"\"x\"");
     }
 }

@@ -69,11 +69,7 @@ fn valid_line(line: &str) -> bool {
 impl Checkpoint {
     /// Builds a checkpoint.
     pub fn new(origin: impl Into<String>, size: u64, root: Hash) -> Self {
-        Self {
-            origin: origin.into(),
-            size,
-            root,
-        }
+        Self { origin: origin.into(), size, root }
     }
 
     /// Checks that the origin can be written on a line of its own: non-empty and without
@@ -90,12 +86,7 @@ impl Checkpoint {
     /// The origin is not checked here; [`Checkpoint::validate`] does that, and
     /// [`sign_checkpoint`] calls it.
     pub fn format(&self) -> String {
-        format!(
-            "{}\n{}\n{}\n",
-            self.origin,
-            self.size,
-            STANDARD.encode(self.root)
-        )
+        format!("{}\n{}\n{}\n", self.origin, self.size, STANDARD.encode(self.root))
     }
 
     /// Parses a checkpoint text, accepting and dropping any extension lines.
@@ -105,12 +96,9 @@ impl Checkpoint {
 
     /// Parses a checkpoint text and returns it with its extension lines.
     pub fn parse_with_extensions(text: &str) -> Result<(Self, Vec<String>), CheckpointError> {
-        let body = text
-            .strip_suffix('\n')
-            .ok_or(CheckpointError::MissingFinalNewline)?;
+        let body = text.strip_suffix('\n').ok_or(CheckpointError::MissingFinalNewline)?;
         let mut lines = body.split('\n');
-        let (Some(origin), Some(size), Some(root)) = (lines.next(), lines.next(), lines.next())
-        else {
+        let (Some(origin), Some(size), Some(root)) = (lines.next(), lines.next(), lines.next()) else {
             return Err(CheckpointError::TooFewLines);
         };
         if !valid_line(origin) {
@@ -124,13 +112,11 @@ impl Checkpoint {
             .ok_or_else(|| CheckpointError::InvalidRoot(root.to_owned()))?;
         let extensions = lines
             .enumerate()
-            .map(|(i, line)| {
-                if valid_line(line) {
-                    Ok(line.to_owned())
-                } else {
-                    Err(CheckpointError::InvalidExtension(i + 1))
-                }
-            })
+            .map(
+                |(i, line)| {
+                    if valid_line(line) { Ok(line.to_owned()) } else { Err(CheckpointError::InvalidExtension(i + 1)) }
+                },
+            )
             .collect::<Result<Vec<_>, _>>()?;
         Ok((Self::new(origin, size, root), extensions))
     }
@@ -139,20 +125,14 @@ impl Checkpoint {
 /// Parses a tree size: ASCII decimal digits without leading zeros, fitting in a `u64`.
 fn parse_size(line: &str) -> Result<u64, CheckpointError> {
     let invalid = || CheckpointError::InvalidSize(line.to_owned());
-    if line.is_empty()
-        || !line.bytes().all(|b| b.is_ascii_digit())
-        || (line.len() > 1 && line.starts_with('0'))
-    {
+    if line.is_empty() || !line.bytes().all(|b| b.is_ascii_digit()) || (line.len() > 1 && line.starts_with('0')) {
         return Err(invalid());
     }
     line.parse().map_err(|_| invalid())
 }
 
 /// Signs a checkpoint and returns the signed note text.
-pub fn sign_checkpoint(
-    checkpoint: &Checkpoint,
-    signer: &Signer,
-) -> Result<String, CheckpointError> {
+pub fn sign_checkpoint(checkpoint: &Checkpoint, signer: &Signer) -> Result<String, CheckpointError> {
     checkpoint.validate()?;
     Ok(signer.sign_note(&checkpoint.format())?)
 }
@@ -170,10 +150,7 @@ pub fn open_checkpoint(
     let note = verify_note(signed, std::slice::from_ref(verifier))?;
     let checkpoint = Checkpoint::parse(&note.text)?;
     if checkpoint.origin != expected_origin {
-        return Err(CheckpointError::OriginMismatch {
-            expected: expected_origin.to_owned(),
-            found: checkpoint.origin,
-        });
+        return Err(CheckpointError::OriginMismatch { expected: expected_origin.to_owned(), found: checkpoint.origin });
     }
     Ok(checkpoint)
 }
@@ -246,9 +223,6 @@ mod tests {
             Err(CheckpointError::Note(NoteError::NoKnownSignature))
         );
         let bad = Checkpoint::new("two\nlines", 1, [0; 32]);
-        assert!(matches!(
-            sign_checkpoint(&bad, &signer),
-            Err(CheckpointError::InvalidOrigin(_))
-        ));
+        assert!(matches!(sign_checkpoint(&bad, &signer), Err(CheckpointError::InvalidOrigin(_))));
     }
 }

@@ -43,24 +43,15 @@ mod tests {
 
     #[test]
     fn empty_root_is_sha256_of_nothing() {
-        assert_eq!(
-            hex(&empty_root()),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+        assert_eq!(hex(&empty_root()), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     }
 
     #[test]
     fn leaf_and_node_hashes_match_the_reference_tree() {
         // These are the roots of the trees of size 1 and 2 in testdata/rfc6962/README.md.
         let l0 = leaf_hash(b"");
-        assert_eq!(
-            hex(&l0),
-            "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
-        );
+        assert_eq!(hex(&l0), "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d");
         let l1 = leaf_hash(&[0x00]);
-        assert_eq!(
-            hex(&node_hash(&l0, &l1)),
-            "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"
-        );
+        assert_eq!(hex(&node_hash(&l0, &l1)), "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125");
     }
 }

@@ -78,9 +78,7 @@ pub enum NoteError {
     #[error("malformed verifier key: {0}")]
     MalformedVerifierKey(&'static str),
     /// A verifier key's key ID does not match its name and public key.
-    #[error(
-        "the verifier key's ID {declared:08x} does not match its name and key ({computed:08x})"
-    )]
+    #[error("the verifier key's ID {declared:08x} does not match its name and key ({computed:08x})")]
     KeyIdMismatch {
         /// The key ID written in the key string.
         declared: u32,
@@ -123,11 +121,7 @@ impl Signature {
         let mut payload = Vec::with_capacity(4 + self.signature.len());
         payload.extend_from_slice(&self.key_id.to_be_bytes());
         payload.extend_from_slice(&self.signature);
-        format!(
-            "{SIGNATURE_PREFIX}{} {}\n",
-            self.name,
-            STANDARD.encode(payload)
-        )
+        format!("{SIGNATURE_PREFIX}{} {}\n", self.name, STANDARD.encode(payload))
     }
 }
 
@@ -144,9 +138,7 @@ impl Note {
     /// Parses a signed note, checking its format but not its signatures.
     pub fn parse(signed: &str) -> Result<Self, NoteError> {
         check_note_bytes(signed)?;
-        let split = signed
-            .rfind("\n\n")
-            .ok_or(NoteError::MissingSignatureBlock)?;
+        let split = signed.rfind("\n\n").ok_or(NoteError::MissingSignatureBlock)?;
         let (text, block) = (&signed[..=split], &signed[split + 2..]);
         let Some(block) = block.strip_suffix('\n') else {
             return Err(NoteError::MalformedSignatureLine {
@@ -157,16 +149,11 @@ impl Note {
         let mut signatures = Vec::new();
         for (i, line) in block.split('\n').enumerate() {
             if i == MAX_SIGNATURES {
-                return Err(NoteError::TooManySignatures {
-                    max: MAX_SIGNATURES,
-                });
+                return Err(NoteError::TooManySignatures { max: MAX_SIGNATURES });
             }
             signatures.push(parse_signature_line(line, i + 1)?);
         }
-        Ok(Self {
-            text: text.to_owned(),
-            signatures,
-        })
+        Ok(Self { text: text.to_owned(), signatures })
     }
 
     /// Returns the signed note: the text, a blank line and the signature lines.
@@ -176,9 +163,7 @@ impl Note {
             return Err(NoteError::NoSignatures);
         }
         if self.signatures.len() > MAX_SIGNATURES {
-            return Err(NoteError::TooManySignatures {
-                max: MAX_SIGNATURES,
-            });
+            return Err(NoteError::TooManySignatures { max: MAX_SIGNATURES });
         }
         let mut out = self.text.clone();
         out.push('\n');
@@ -194,10 +179,7 @@ impl Note {
 /// Checks the size limit and the absence of control characters other than newline.
 fn check_note_bytes(s: &str) -> Result<(), NoteError> {
     if s.len() > MAX_NOTE_SIZE {
-        return Err(NoteError::TooLarge {
-            len: s.len(),
-            max: MAX_NOTE_SIZE,
-        });
+        return Err(NoteError::TooLarge { len: s.len(), max: MAX_NOTE_SIZE });
     }
     if let Some(offset) = s.bytes().position(|b| b < 0x20 && b != b'\n') {
         return Err(NoteError::ControlCharacter { offset });
@@ -217,11 +199,7 @@ fn check_text(text: &str) -> Result<(), NoteError> {
 /// Checks that `name` is a valid key name: non-empty, without Unicode spaces, plus signs
 /// or control characters.
 fn check_name(name: &str) -> Result<(), NoteError> {
-    if name.is_empty()
-        || name
-            .chars()
-            .any(|c| c.is_whitespace() || c == '+' || c.is_control())
-    {
+    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == '+' || c.is_control()) {
         return Err(NoteError::InvalidKeyName(name.to_owned()));
     }
     Ok(())
@@ -230,16 +208,10 @@ fn check_name(name: &str) -> Result<(), NoteError> {
 /// Parses one signature line, without its newline; `line` numbers it for errors.
 fn parse_signature_line(text: &str, line: usize) -> Result<Signature, NoteError> {
     let malformed = |reason| NoteError::MalformedSignatureLine { line, reason };
-    let rest = text
-        .strip_prefix(SIGNATURE_PREFIX)
-        .ok_or(malformed("it does not start with an em dash and a space"))?;
-    let (name, payload) = rest
-        .split_once(' ')
-        .ok_or(malformed("it has no space between key name and signature"))?;
+    let rest = text.strip_prefix(SIGNATURE_PREFIX).ok_or(malformed("it does not start with an em dash and a space"))?;
+    let (name, payload) = rest.split_once(' ').ok_or(malformed("it has no space between key name and signature"))?;
     check_name(name).map_err(|_| malformed("invalid key name"))?;
-    let payload = STANDARD
-        .decode(payload)
-        .map_err(|_| malformed("the signature is not valid base64"))?;
+    let payload = STANDARD.decode(payload).map_err(|_| malformed("the signature is not valid base64"))?;
     if payload.len() < 5 {
         return Err(malformed("the signature is too short"));
     }
@@ -284,41 +256,28 @@ impl Verifier {
     pub fn new(name: &str, public_key: &[u8; 32]) -> Result<Self, NoteError> {
         check_name(name)?;
         let key = VerifyingKey::from_bytes(public_key).map_err(|_| NoteError::InvalidPublicKey)?;
-        Ok(Self {
-            name: name.to_owned(),
-            key_id: key_id(name, &typed_key(public_key)),
-            key,
-        })
+        Ok(Self { name: name.to_owned(), key_id: key_id(name, &typed_key(public_key)), key })
     }
 
     /// Parses a verifier key string `<name>+<hex key ID>+<base64(0x01 || public key)>`.
     pub fn parse(vkey: &str) -> Result<Self, NoteError> {
-        let (name, rest) = vkey.split_once('+').ok_or(NoteError::MalformedVerifierKey(
-            "missing '+' after the name",
-        ))?;
-        let (hex, key64) = rest.split_once('+').ok_or(NoteError::MalformedVerifierKey(
-            "missing '+' after the key ID",
-        ))?;
+        let (name, rest) = vkey.split_once('+').ok_or(NoteError::MalformedVerifierKey("missing '+' after the name"))?;
+        let (hex, key64) =
+            rest.split_once('+').ok_or(NoteError::MalformedVerifierKey("missing '+' after the key ID"))?;
         check_name(name)?;
         if hex.len() != 8 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(NoteError::MalformedVerifierKey(
-                "the key ID is not 8 hexadecimal digits",
-            ));
+            return Err(NoteError::MalformedVerifierKey("the key ID is not 8 hexadecimal digits"));
         }
-        let declared = u32::from_str_radix(hex, 16)
-            .map_err(|_| NoteError::MalformedVerifierKey("bad key ID"))?;
-        let typed = STANDARD
-            .decode(key64)
-            .map_err(|_| NoteError::MalformedVerifierKey("the key is not valid base64"))?;
-        let (&alg, public_key) = typed
-            .split_first()
-            .ok_or(NoteError::MalformedVerifierKey("the key is empty"))?;
+        let declared = u32::from_str_radix(hex, 16).map_err(|_| NoteError::MalformedVerifierKey("bad key ID"))?;
+        let typed =
+            STANDARD.decode(key64).map_err(|_| NoteError::MalformedVerifierKey("the key is not valid base64"))?;
+        let (&alg, public_key) = typed.split_first().ok_or(NoteError::MalformedVerifierKey("the key is empty"))?;
         if alg != ALG_ED25519 {
             return Err(NoteError::UnsupportedAlgorithm(alg));
         }
-        let public_key: &[u8; 32] = public_key.try_into().map_err(|_| {
-            NoteError::MalformedVerifierKey("an Ed25519 public key is 32 bytes long")
-        })?;
+        let public_key: &[u8; 32] = public_key
+            .try_into()
+            .map_err(|_| NoteError::MalformedVerifierKey("an Ed25519 public key is 32 bytes long"))?;
         let computed = key_id(name, &typed);
         if computed != declared {
             return Err(NoteError::KeyIdMismatch { declared, computed });
@@ -353,13 +312,7 @@ impl Verifier {
 impl fmt::Display for Verifier {
     /// Writes the verifier key string `<name>+<hex key ID>+<base64(0x01 || public key)>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}+{:08x}+{}",
-            self.name,
-            self.key_id,
-            STANDARD.encode(typed_key(&self.key.to_bytes()))
-        )
+        write!(f, "{}+{:08x}+{}", self.name, self.key_id, STANDARD.encode(typed_key(&self.key.to_bytes())))
     }
 }
 
@@ -387,11 +340,7 @@ impl Signer {
     pub fn from_seed(name: &str, seed: &[u8; 32]) -> Result<Self, NoteError> {
         check_name(name)?;
         let key = SigningKey::from_bytes(seed);
-        Ok(Self {
-            name: name.to_owned(),
-            key_id: key_id(name, &typed_key(&key.verifying_key().to_bytes())),
-            key,
-        })
+        Ok(Self { name: name.to_owned(), key_id: key_id(name, &typed_key(&key.verifying_key().to_bytes())), key })
     }
 
     /// Returns the key name.
@@ -411,11 +360,7 @@ impl Signer {
 
     /// Returns the matching verifier.
     pub fn verifier(&self) -> Verifier {
-        Verifier {
-            name: self.name.clone(),
-            key_id: self.key_id,
-            key: self.key.verifying_key(),
-        }
+        Verifier { name: self.name.clone(), key_id: self.key_id, key: self.key.verifying_key() }
     }
 
     /// Returns the verifier key string to publish for this signer.
@@ -436,11 +381,7 @@ impl Signer {
 
     /// Signs a note text and returns the signed note with this one signature.
     pub fn sign_note(&self, text: &str) -> Result<String, NoteError> {
-        Note {
-            text: text.to_owned(),
-            signatures: vec![self.sign(text)?],
-        }
-        .serialize()
+        Note { text: text.to_owned(), signatures: vec![self.sign(text)?] }.serialize()
     }
 }
 
@@ -473,17 +414,12 @@ pub fn verify_note(signed: &str, verifiers: &[Verifier]) -> Result<VerifiedNote,
     let mut verified: Vec<Signature> = Vec::new();
     let mut unverified = Vec::new();
     for sig in note.signatures {
-        let known = verifiers
-            .iter()
-            .find(|v| v.name == sig.name && v.key_id == sig.key_id);
+        let known = verifiers.iter().find(|v| v.name == sig.name && v.key_id == sig.key_id);
         match known {
             None => unverified.push(sig),
             Some(v) => {
                 if !v.verify(&note.text, &sig.signature) {
-                    return Err(NoteError::InvalidSignature {
-                        name: sig.name,
-                        key_id: sig.key_id,
-                    });
+                    return Err(NoteError::InvalidSignature { name: sig.name, key_id: sig.key_id });
                 }
                 if !verified.contains(&sig) {
                     verified.push(sig);
@@ -494,11 +430,7 @@ pub fn verify_note(signed: &str, verifiers: &[Verifier]) -> Result<VerifiedNote,
     if verified.is_empty() {
         return Err(NoteError::NoKnownSignature);
     }
-    Ok(VerifiedNote {
-        text: note.text,
-        verified,
-        unverified,
-    })
+    Ok(VerifiedNote { text: note.text, verified, unverified })
 }
 
 #[cfg(test)]
@@ -527,26 +459,17 @@ mod tests {
         let a = signer("a.example", 1);
         let b = signer("b.example", 2);
         let text = "body\n";
-        let signed = Note {
-            text: text.into(),
-            signatures: vec![b.sign(text).unwrap(), a.sign(text).unwrap()],
-        }
-        .serialize()
-        .unwrap();
+        let signed = Note { text: text.into(), signatures: vec![b.sign(text).unwrap(), a.sign(text).unwrap()] }
+            .serialize()
+            .unwrap();
         let note = verify_note(&signed, &[a.verifier()]).unwrap();
         assert_eq!(note.verified[0].name, "a.example");
         assert_eq!(note.unverified[0].name, "b.example");
         let c = signer("c.example", 3);
-        assert_eq!(
-            verify_note(&signed, &[c.verifier()]),
-            Err(NoteError::NoKnownSignature)
-        );
+        assert_eq!(verify_note(&signed, &[c.verifier()]), Err(NoteError::NoKnownSignature));
         // Same name, different key: the key ID differs, so the signature is ignored.
         let a2 = signer("a.example", 9);
-        assert_eq!(
-            verify_note(&signed, &[a2.verifier()]),
-            Err(NoteError::NoKnownSignature)
-        );
+        assert_eq!(verify_note(&signed, &[a2.verifier()]), Err(NoteError::NoKnownSignature));
     }
 
     #[test]
@@ -555,16 +478,10 @@ mod tests {
         let mut note = Note::parse(&a.sign_note("body\n").unwrap()).unwrap();
         note.signatures[0].signature[0] ^= 1;
         let signed = note.serialize().unwrap();
-        assert!(matches!(
-            verify_note(&signed, &[a.verifier()]),
-            Err(NoteError::InvalidSignature { .. })
-        ));
+        assert!(matches!(verify_note(&signed, &[a.verifier()]), Err(NoteError::InvalidSignature { .. })));
         // A changed text fails too.
         let signed = a.sign_note("body\n").unwrap().replacen("body", "bodz", 1);
-        assert!(matches!(
-            verify_note(&signed, &[a.verifier()]),
-            Err(NoteError::InvalidSignature { .. })
-        ));
+        assert!(matches!(verify_note(&signed, &[a.verifier()]), Err(NoteError::InvalidSignature { .. })));
     }
 
     #[test]
@@ -589,17 +506,9 @@ mod tests {
         }
         assert!(matches!(a.sign("no newline"), Err(NoteError::BadText)));
         assert!(matches!(a.sign(""), Err(NoteError::BadText)));
-        assert!(matches!(
-            a.sign("tab\there\n"),
-            Err(NoteError::ControlCharacter { offset: 3 })
-        ));
+        assert!(matches!(a.sign("tab\there\n"), Err(NoteError::ControlCharacter { offset: 3 })));
         let many = format!("body\n\n{}", line.repeat(MAX_SIGNATURES + 1));
-        assert_eq!(
-            Note::parse(&many),
-            Err(NoteError::TooManySignatures {
-                max: MAX_SIGNATURES
-            })
-        );
+        assert_eq!(Note::parse(&many), Err(NoteError::TooManySignatures { max: MAX_SIGNATURES }));
         let big = "x".repeat(MAX_NOTE_SIZE) + "\n";
         assert!(matches!(a.sign(&big), Err(NoteError::TooLarge { .. })));
     }
@@ -619,10 +528,7 @@ mod tests {
         let mut typed = STANDARD.decode(key).unwrap();
         typed[0] = 2;
         let other = STANDARD.encode(&typed);
-        assert_eq!(
-            Verifier::parse(&format!("{name}+{hex}+{other}")),
-            Err(NoteError::UnsupportedAlgorithm(2))
-        );
+        assert_eq!(Verifier::parse(&format!("{name}+{hex}+{other}")), Err(NoteError::UnsupportedAlgorithm(2)));
         let upper = format!("{name}+{}+{key}", hex.to_uppercase());
         assert_eq!(Verifier::parse(&upper).unwrap().to_string(), vkey);
     }

@@ -80,10 +80,7 @@ fn proof_hashes<P: AsRef<[u8]>>(proof: &[P]) -> Result<Vec<Hash>, ProofError> {
         .enumerate()
         .map(|(position, h)| {
             let h = h.as_ref();
-            to_hash(h).ok_or(ProofError::BadProofHashLength {
-                position,
-                len: h.len(),
-            })
+            to_hash(h).ok_or(ProofError::BadProofHashLength { position, len: h.len() })
         })
         .collect()
 }
@@ -101,11 +98,7 @@ fn decompose(index: u64, size: u64) -> (usize, usize) {
 /// `index`.
 fn chain_inner(mut seed: Hash, proof: &[Hash], index: u64) -> Hash {
     for (i, h) in proof.iter().enumerate() {
-        seed = if (index >> i) & 1 == 0 {
-            node_hash(&seed, h)
-        } else {
-            node_hash(h, &seed)
-        };
+        seed = if (index >> i) & 1 == 0 { node_hash(&seed, h) } else { node_hash(h, &seed) };
     }
     seed
 }
@@ -141,10 +134,7 @@ pub fn root_from_inclusion_proof<P: AsRef<[u8]>>(
     let proof = proof_hashes(proof)?;
     let (inner, border) = decompose(index, size);
     if proof.len() != inner + border {
-        return Err(ProofError::WrongProofLength {
-            got: proof.len(),
-            want: inner + border,
-        });
+        return Err(ProofError::WrongProofLength { got: proof.len(), want: inner + border });
     }
     let hash = chain_inner(leaf, &proof[..inner], index);
     Ok(chain_border_right(hash, &proof[inner..]))
@@ -188,10 +178,7 @@ pub fn verify_consistency<P: AsRef<[u8]>>(
     }
     if size1 == size2 {
         if !proof.is_empty() {
-            return Err(ProofError::WrongProofLength {
-                got: proof.len(),
-                want: 0,
-            });
+            return Err(ProofError::WrongProofLength { got: proof.len(), want: 0 });
         }
         if root1 != root2 {
             return Err(ProofError::RootMismatch);
@@ -214,18 +201,12 @@ pub fn verify_consistency<P: AsRef<[u8]>>(
         match proof.split_first() {
             Some((first, rest)) => (*first, rest),
             None => {
-                return Err(ProofError::WrongProofLength {
-                    got: 0,
-                    want: 1 + inner + border,
-                });
+                return Err(ProofError::WrongProofLength { got: 0, want: 1 + inner + border });
             }
         }
     };
     if rest.len() != inner + border {
-        return Err(ProofError::WrongProofLength {
-            got: proof.len(),
-            want: proof.len() - rest.len() + inner + border,
-        });
+        return Err(ProofError::WrongProofLength { got: proof.len(), want: proof.len() - rest.len() + inner + border });
     }
     let (inner_hashes, border_hashes) = rest.split_at(inner);
 
@@ -253,33 +234,15 @@ mod tests {
         let root = node_hash(&a, &b);
         assert_eq!(verify_inclusion(&a, 0, 2, &[b], &root), Ok(()));
         assert_eq!(verify_inclusion(&b, 1, 2, &[a], &root), Ok(()));
-        assert_eq!(
-            verify_inclusion(&b, 0, 2, &[a], &root),
-            Err(ProofError::RootMismatch)
-        );
-        assert_eq!(
-            verify_inclusion(&b, 2, 2, &[a], &root),
-            Err(ProofError::IndexOutOfRange { index: 2, size: 2 })
-        );
-        assert_eq!(
-            verify_inclusion(&b, 1, 2, &[a, a], &root),
-            Err(ProofError::WrongProofLength { got: 2, want: 1 })
-        );
+        assert_eq!(verify_inclusion(&b, 0, 2, &[a], &root), Err(ProofError::RootMismatch));
+        assert_eq!(verify_inclusion(&b, 2, 2, &[a], &root), Err(ProofError::IndexOutOfRange { index: 2, size: 2 }));
+        assert_eq!(verify_inclusion(&b, 1, 2, &[a, a], &root), Err(ProofError::WrongProofLength { got: 2, want: 1 }));
         assert_eq!(
             verify_inclusion(&b, 1, 2, &[&a[..31]], &root),
-            Err(ProofError::BadProofHashLength {
-                position: 0,
-                len: 31
-            })
+            Err(ProofError::BadProofHashLength { position: 0, len: 31 })
         );
         assert_eq!(verify_consistency(1, 2, &[b], &a, &root), Ok(()));
-        assert_eq!(
-            verify_consistency(1, 2, &[a], &a, &root),
-            Err(ProofError::NewRootMismatch)
-        );
-        assert_eq!(
-            verify_consistency(0, 2, &[b], &a, &root),
-            Err(ProofError::EmptyOldTree)
-        );
+        assert_eq!(verify_consistency(1, 2, &[a], &a, &root), Err(ProofError::NewRootMismatch));
+        assert_eq!(verify_consistency(0, 2, &[b], &a, &root), Err(ProofError::EmptyOldTree));
     }
 }

@@ -91,9 +91,7 @@ impl TlogProof {
         let mut line = next_line().ok_or(TlogProofError::BadIndex)?;
         let extra = match line.strip_prefix("extra ") {
             Some(data) => {
-                let extra = STANDARD
-                    .decode(data)
-                    .map_err(|_| TlogProofError::BadExtra)?;
+                let extra = STANDARD.decode(data).map_err(|_| TlogProofError::BadExtra)?;
                 line = next_line().ok_or(TlogProofError::BadIndex)?;
                 Some(extra)
             }
@@ -101,11 +99,7 @@ impl TlogProof {
         };
         let index = line
             .strip_prefix("index ")
-            .filter(|n| {
-                !n.is_empty()
-                    && n.bytes().all(|b| b.is_ascii_digit())
-                    && (n.len() == 1 || !n.starts_with('0'))
-            })
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && (n.len() == 1 || !n.starts_with('0')))
             .and_then(|n| n.parse().ok())
             .ok_or(TlogProofError::BadIndex)?;
         let mut proof = Vec::new();
@@ -124,12 +118,7 @@ impl TlogProof {
         if rest.is_empty() {
             return Err(TlogProofError::MissingCheckpoint);
         }
-        Ok(Self {
-            extra,
-            index,
-            proof,
-            checkpoint: rest.to_owned(),
-        })
+        Ok(Self { extra, index, proof, checkpoint: rest.to_owned() })
     }
 
     /// Opens the checkpoint with `verifier` for the log `expected_origin`, verifies that
@@ -141,13 +130,7 @@ impl TlogProof {
         expected_origin: &str,
     ) -> Result<Checkpoint, TlogProofError> {
         let checkpoint = open_checkpoint(&self.checkpoint, verifier, expected_origin)?;
-        verify_inclusion(
-            leaf_hash,
-            self.index,
-            checkpoint.size,
-            &self.proof,
-            &checkpoint.root,
-        )?;
+        verify_inclusion(leaf_hash, self.index, checkpoint.size, &self.proof, &checkpoint.root)?;
         Ok(checkpoint)
     }
 }
@@ -180,18 +163,13 @@ mod tests {
         assert!(text.starts_with("c2sp.org/tlog-proof@v1\nextra Y29udGV4dA==\nindex 1\n"));
         let parsed = TlogProof::parse(&text).unwrap();
         assert_eq!(parsed, proof);
-        let checkpoint = parsed
-            .verify(&leaf, &signer.verifier(), "example.com/log")
-            .unwrap();
+        let checkpoint = parsed.verify(&leaf, &signer.verifier(), "example.com/log").unwrap();
         assert_eq!(checkpoint.size, 3);
         assert_eq!(
             parsed.verify(&[0; 32], &signer.verifier(), "example.com/log"),
             Err(TlogProofError::Proof(ProofError::RootMismatch))
         );
-        let no_extra = TlogProof {
-            extra: None,
-            ..proof
-        };
+        let no_extra = TlogProof { extra: None, ..proof };
         assert_eq!(TlogProof::parse(&no_extra.format()).unwrap(), no_extra);
     }
 

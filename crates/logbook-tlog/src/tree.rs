@@ -49,18 +49,12 @@ impl NodeId {
 
     /// Returns the parent of this node.
     pub const fn parent(self) -> Self {
-        Self {
-            level: self.level + 1,
-            index: self.index >> 1,
-        }
+        Self { level: self.level + 1, index: self.index >> 1 }
     }
 
     /// Returns the other child of this node's parent.
     pub const fn sibling(self) -> Self {
-        Self {
-            level: self.level,
-            index: self.index ^ 1,
-        }
+        Self { level: self.level, index: self.index ^ 1 }
     }
 }
 
@@ -111,10 +105,7 @@ pub enum TreeError<E> {
 }
 
 /// Reads one node through the storage callback, wrapping its error.
-fn get<E>(
-    read: &mut impl FnMut(NodeId) -> Result<Hash, E>,
-    node: NodeId,
-) -> Result<Hash, TreeError<E>> {
+fn get<E>(read: &mut impl FnMut(NodeId) -> Result<Hash, E>, node: NodeId) -> Result<Hash, TreeError<E>> {
     read(node).map_err(|source| TreeError::Storage { node, source })
 }
 
@@ -153,15 +144,8 @@ fn fold_right(hashes: &[Hash]) -> Option<Hash> {
 
 /// Computes the hash of the subtree covering leaves `[start, end)` from the complete
 /// subtrees it is made of; `start < end` and the range is a subtree as in [`range_nodes`].
-fn range_hash<E>(
-    start: u64,
-    end: u64,
-    read: &mut impl FnMut(NodeId) -> Result<Hash, E>,
-) -> Result<Hash, TreeError<E>> {
-    let hashes = range_nodes(start, end)
-        .into_iter()
-        .map(|node| get(read, node))
-        .collect::<Result<Vec<_>, _>>()?;
+fn range_hash<E>(start: u64, end: u64, read: &mut impl FnMut(NodeId) -> Result<Hash, E>) -> Result<Hash, TreeError<E>> {
+    let hashes = range_nodes(start, end).into_iter().map(|node| get(read, node)).collect::<Result<Vec<_>, _>>()?;
     Ok(fold_right(&hashes).unwrap_or_else(empty_root))
 }
 
@@ -195,10 +179,7 @@ pub fn nodes_to_store_on_append<E>(
 ///
 /// This reads one node per bit set in `size` (at most 64); the empty tree's root,
 /// `SHA-256("")`, needs no read.
-pub fn root<E>(
-    size: u64,
-    mut read: impl FnMut(NodeId) -> Result<Hash, E>,
-) -> Result<Hash, TreeError<E>> {
+pub fn root<E>(size: u64, mut read: impl FnMut(NodeId) -> Result<Hash, E>) -> Result<Hash, TreeError<E>> {
     if size == 0 {
         return Ok(empty_root());
     }
@@ -278,11 +259,7 @@ fn path<E>(
         let width = 1u64 << node.level;
         let start = node.index << node.level;
         let end = start.saturating_add(width).min(size);
-        let hash = if end - start == width {
-            get(read, node)?
-        } else {
-            range_hash(start, end, read)?
-        };
+        let hash = if end - start == width { get(read, node)? } else { range_hash(start, end, read)? };
         proof.push(hash);
     }
     let mut i = inner;
@@ -316,14 +293,9 @@ impl RightEdge {
     }
 
     /// Reads the right edge of the tree holding the first `size` leaves from storage.
-    pub fn load<E>(
-        size: u64,
-        mut read: impl FnMut(NodeId) -> Result<Hash, E>,
-    ) -> Result<Self, TreeError<E>> {
-        let hashes = covering_nodes(size)
-            .into_iter()
-            .map(|node| get(&mut read, node))
-            .collect::<Result<Vec<_>, _>>()?;
+    pub fn load<E>(size: u64, mut read: impl FnMut(NodeId) -> Result<Hash, E>) -> Result<Self, TreeError<E>> {
+        let hashes =
+            covering_nodes(size).into_iter().map(|node| get(&mut read, node)).collect::<Result<Vec<_>, _>>()?;
         Ok(Self { size, hashes })
     }
 
@@ -332,11 +304,7 @@ impl RightEdge {
     pub fn from_hashes(size: u64, hashes: Vec<Hash>) -> Result<Self, TreeError<Infallible>> {
         let want = size.count_ones() as usize;
         if hashes.len() != want {
-            return Err(TreeError::WrongEdgeLength {
-                size,
-                got: hashes.len(),
-                want,
-            });
+            return Err(TreeError::WrongEdgeLength { size, got: hashes.len(), want });
         }
         Ok(Self { size, hashes })
     }
@@ -348,10 +316,7 @@ impl RightEdge {
 
     /// Returns the covering nodes of the tree and their hashes, largest first.
     pub fn nodes(&self) -> Vec<(NodeId, Hash)> {
-        covering_nodes(self.size)
-            .into_iter()
-            .zip(self.hashes.iter().copied())
-            .collect()
+        covering_nodes(self.size).into_iter().zip(self.hashes.iter().copied()).collect()
     }
 
     /// Returns the root hash of the tree.
@@ -384,10 +349,7 @@ impl RightEdge {
         // Each trailing one bit of the size is a complete subtree at the end of the edge
         // that the new leaf's path completes.
         while node.index & 1 == 1 {
-            let left = self
-                .hashes
-                .pop()
-                .expect("the right edge has one hash per bit set in the size");
+            let left = self.hashes.pop().expect("the right edge has one hash per bit set in the size");
             hash = node_hash(&left, &hash);
             node = node.parent();
             nodes.push((node, hash));
@@ -421,10 +383,9 @@ mod tests {
     fn build(n: u64) -> HashMap<NodeId, Hash> {
         let mut store = HashMap::new();
         for i in 0..n {
-            let nodes = nodes_to_store_on_append(i, leaf_hash(&i.to_be_bytes()), |id| {
-                store.get(&id).copied().ok_or(id)
-            })
-            .unwrap();
+            let nodes =
+                nodes_to_store_on_append(i, leaf_hash(&i.to_be_bytes()), |id| store.get(&id).copied().ok_or(id))
+                    .unwrap();
             store.extend(nodes);
         }
         store
@@ -433,14 +394,8 @@ mod tests {
     #[test]
     fn covering_nodes_follow_the_bits_of_the_size() {
         assert_eq!(covering_nodes(0), vec![]);
-        assert_eq!(
-            covering_nodes(6),
-            vec![NodeId::new(2, 0), NodeId::new(1, 2)]
-        );
-        assert_eq!(
-            covering_nodes(7),
-            vec![NodeId::new(2, 0), NodeId::new(1, 2), NodeId::new(0, 6)]
-        );
+        assert_eq!(covering_nodes(6), vec![NodeId::new(2, 0), NodeId::new(1, 2)]);
+        assert_eq!(covering_nodes(7), vec![NodeId::new(2, 0), NodeId::new(1, 2), NodeId::new(0, 6)]);
         assert_eq!(covering_nodes(u64::MAX).len(), 64);
     }
 
@@ -459,10 +414,7 @@ mod tests {
         for (id, hash) in nodes {
             assert_eq!(store[&id], hash, "{id:?}");
         }
-        assert_eq!(
-            edge.root(),
-            root(37, |id| store.get(&id).copied().ok_or(id)).unwrap()
-        );
+        assert_eq!(edge.root(), root(37, |id| store.get(&id).copied().ok_or(id)).unwrap());
         let rebuilt = RightEdge::from_hashes(37, edge.nodes().iter().map(|n| n.1).collect());
         assert_eq!(rebuilt.unwrap(), edge);
     }
@@ -471,26 +423,11 @@ mod tests {
     fn bad_arguments_are_refused() {
         let store = build(5);
         let read = |id| store.get(&id).copied().ok_or(id);
-        assert!(matches!(
-            inclusion_proof(5, 5, read),
-            Err(TreeError::IndexOutOfRange { index: 5, size: 5 })
-        ));
-        assert!(matches!(
-            consistency_proof(4, 3, read),
-            Err(TreeError::OldSizeGreater { .. })
-        ));
-        assert!(matches!(
-            consistency_proof(0, 3, read),
-            Err(TreeError::EmptyOldTree)
-        ));
-        assert!(matches!(
-            nodes_to_store_on_append(u64::MAX, [0; 32], read),
-            Err(TreeError::TreeFull)
-        ));
-        assert!(matches!(
-            RightEdge::from_hashes(3, vec![[0; 32]]),
-            Err(TreeError::WrongEdgeLength { want: 2, .. })
-        ));
+        assert!(matches!(inclusion_proof(5, 5, read), Err(TreeError::IndexOutOfRange { index: 5, size: 5 })));
+        assert!(matches!(consistency_proof(4, 3, read), Err(TreeError::OldSizeGreater { .. })));
+        assert!(matches!(consistency_proof(0, 3, read), Err(TreeError::EmptyOldTree)));
+        assert!(matches!(nodes_to_store_on_append(u64::MAX, [0; 32], read), Err(TreeError::TreeFull)));
+        assert!(matches!(RightEdge::from_hashes(3, vec![[0; 32]]), Err(TreeError::WrongEdgeLength { want: 2, .. })));
     }
 
     #[test]

@@ -10,9 +10,7 @@ use std::convert::Infallible;
 
 use logbook_tlog::hash::{Hash, empty_root, leaf_hash, node_hash};
 use logbook_tlog::proof::{verify_consistency, verify_inclusion};
-use logbook_tlog::tree::{
-    NodeId, RightEdge, consistency_proof, inclusion_proof, nodes_to_store_on_append, root,
-};
+use logbook_tlog::tree::{NodeId, RightEdge, consistency_proof, inclusion_proof, nodes_to_store_on_append, root};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -25,10 +23,7 @@ struct Naive {
 
 impl Naive {
     fn new(leaves: Vec<Hash>) -> Self {
-        Self {
-            leaves,
-            cache: HashMap::new(),
-        }
+        Self { leaves, cache: HashMap::new() }
     }
 
     /// The largest power of two smaller than `n` (for `n > 1`).
@@ -81,11 +76,7 @@ impl Naive {
     fn subproof(&mut self, m: usize, a: usize, b: usize, complete: bool) -> Vec<Hash> {
         let n = b - a;
         if m == n {
-            return if complete {
-                Vec::new()
-            } else {
-                vec![self.mth(a, b)]
-            };
+            return if complete { Vec::new() } else { vec![self.mth(a, b)] };
         }
         let k = Self::split(n);
         if m <= k {
@@ -118,10 +109,7 @@ impl Store {
             self.reads.set(self.reads.get() + 1);
             let end = (u128::from(id.index) + 1) << id.level;
             assert!(end <= u128::from(size), "{id:?} read for size {size}");
-            Ok(*self
-                .nodes
-                .get(&id)
-                .unwrap_or_else(|| panic!("{id:?} not stored")))
+            Ok(*self.nodes.get(&id).unwrap_or_else(|| panic!("{id:?} not stored")))
         }
     }
 
@@ -157,16 +145,12 @@ fn build(rng: &mut SmallRng, leaves: &[Hash]) -> Store {
         let batch = rng.random_range(1..=64).min(leaves.len() - size);
         if rng.random_bool(0.5) {
             for leaf in &leaves[size..size + batch] {
-                let new = nodes_to_store_on_append(size as u64, *leaf, |id| {
-                    nodes.get(&id).copied().ok_or(id)
-                })
-                .unwrap();
+                let new = nodes_to_store_on_append(size as u64, *leaf, |id| nodes.get(&id).copied().ok_or(id)).unwrap();
                 nodes.extend(new);
                 size += 1;
             }
         } else {
-            let mut edge =
-                RightEdge::load(size as u64, |id| nodes.get(&id).copied().ok_or(id)).unwrap();
+            let mut edge = RightEdge::load(size as u64, |id| nodes.get(&id).copied().ok_or(id)).unwrap();
             let new = edge.extend(leaves[size..size + batch].iter().copied());
             for (id, hash) in new {
                 assert!(nodes.insert(id, hash).is_none(), "{id:?} written twice");
@@ -179,10 +163,7 @@ fn build(rng: &mut SmallRng, leaves: &[Hash]) -> Store {
     let n = leaves.len() as u64;
     let expected: u64 = (0..64).map(|level| n >> level).sum();
     assert_eq!(nodes.len() as u64, expected);
-    Store {
-        nodes,
-        reads: Cell::new(0),
-    }
+    Store { nodes, reads: Cell::new(0) }
 }
 
 /// Asserts that `check` accepts the values as given and rejects them with any single bit
@@ -200,17 +181,11 @@ fn assert_bit_flips_fail(
     for i in 0..values.len() {
         let positions: Vec<usize> = match bits {
             None => (0..256).collect(),
-            Some(n) => [0, 255]
-                .into_iter()
-                .chain((0..n).map(|_| rng.random_range(0..256)))
-                .collect(),
+            Some(n) => [0, 255].into_iter().chain((0..n).map(|_| rng.random_range(0..256))).collect(),
         };
         for bit in positions {
             values[i][bit / 8] ^= 1 << (bit % 8);
-            assert!(
-                !check(&values),
-                "{what}: value {i} bit {bit} flipped still verifies"
-            );
+            assert!(!check(&values), "{what}: value {i} bit {bit} flipped still verifies");
             values[i][bit / 8] ^= 1 << (bit % 8);
         }
     }
@@ -239,70 +214,36 @@ fn check_tree(rng: &mut SmallRng, n: usize, all_sizes: bool) {
         assert_eq!(tree_root, naive.mth(0, size), "root of size {size}");
         assert!(store.take_reads() <= 64);
 
-        let indices: Vec<usize> = if all_sizes {
-            (0..size).collect()
-        } else {
-            (0..20).map(|_| rng.random_range(0..size)).collect()
-        };
+        let indices: Vec<usize> =
+            if all_sizes { (0..size).collect() } else { (0..20).map(|_| rng.random_range(0..size)).collect() };
         for &index in &indices {
             let proof = inclusion_proof(index as u64, size64, store.reader(size64)).unwrap();
             let reads = store.take_reads();
-            assert!(
-                reads <= read_budget(size64),
-                "{reads} reads for {index}/{size}"
-            );
-            assert_eq!(
-                proof,
-                naive.path(index, 0, size),
-                "inclusion {index}/{size}"
-            );
-            assert_eq!(
-                verify_inclusion(&leaves[index], index as u64, size64, &proof, &tree_root),
-                Ok(())
-            );
+            assert!(reads <= read_budget(size64), "{reads} reads for {index}/{size}");
+            assert_eq!(proof, naive.path(index, 0, size), "inclusion {index}/{size}");
+            assert_eq!(verify_inclusion(&leaves[index], index as u64, size64, &proof, &tree_root), Ok(()));
             if index + 1 < size {
-                assert!(
-                    verify_inclusion(&leaves[index], index as u64 + 1, size64, &proof, &tree_root)
-                        .is_err()
-                );
+                assert!(verify_inclusion(&leaves[index], index as u64 + 1, size64, &proof, &tree_root).is_err());
             }
         }
 
-        let olds: Vec<usize> = if all_sizes {
-            (1..=size).collect()
-        } else {
-            (0..20).map(|_| rng.random_range(1..=size)).collect()
-        };
+        let olds: Vec<usize> =
+            if all_sizes { (1..=size).collect() } else { (0..20).map(|_| rng.random_range(1..=size)).collect() };
         for &old in &olds {
             let old64 = old as u64;
             let proof = consistency_proof(old64, size64, store.reader(size64)).unwrap();
             let reads = store.take_reads();
-            assert!(
-                reads <= read_budget(size64),
-                "{reads} reads for {old}->{size}"
-            );
-            let want = if old == size {
-                Vec::new()
-            } else {
-                naive.consistency(old, size)
-            };
+            assert!(reads <= read_budget(size64), "{reads} reads for {old}->{size}");
+            let want = if old == size { Vec::new() } else { naive.consistency(old, size) };
             assert_eq!(proof, want, "consistency {old}->{size}");
             let old_root = naive.mth(0, old);
-            assert_eq!(
-                verify_consistency(old64, size64, &proof, &old_root, &tree_root),
-                Ok(()),
-                "{old}->{size}"
-            );
+            assert_eq!(verify_consistency(old64, size64, &proof, &old_root, &tree_root), Ok(()), "{old}->{size}");
         }
 
         // Bit flips on one random inclusion proof and one random consistency proof: every
         // bit for the full size of a small tree and for every 50th size, a sample of bits
         // otherwise.
-        let bits = if (size == n && n <= 40) || size % 50 == 0 {
-            None
-        } else {
-            Some(6)
-        };
+        let bits = if (size == n && n <= 40) || size % 50 == 0 { None } else { Some(6) };
         let index = rng.random_range(0..size);
         let proof = inclusion_proof(index as u64, size64, store.reader(size64)).unwrap();
         let mut values = vec![leaves[index], tree_root];

@@ -15,9 +15,7 @@ use serde::Deserialize;
 
 /// Decodes a base64 hash as given, whatever its length.
 fn b64(s: &str) -> Vec<u8> {
-    STANDARD
-        .decode(s)
-        .unwrap_or_else(|e| panic!("bad base64 {s:?}: {e}"))
+    STANDARD.decode(s).unwrap_or_else(|e| panic!("bad base64 {s:?}: {e}"))
 }
 
 fn testdata() -> PathBuf {
@@ -68,36 +66,15 @@ fn check(path: &Path, kind: &str) -> Result<(), String> {
     let (want_err, result) = match kind {
         "inclusion" => {
             let case: InclusionCase = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-            let proof: Vec<Vec<u8>> = case
-                .proof
-                .unwrap_or_default()
-                .iter()
-                .map(|h| b64(h))
-                .collect();
-            let result = verify_inclusion(
-                &b64(&case.leaf_hash),
-                case.leaf_idx,
-                case.tree_size,
-                &proof,
-                &b64(&case.root),
-            );
+            let proof: Vec<Vec<u8>> = case.proof.unwrap_or_default().iter().map(|h| b64(h)).collect();
+            let result =
+                verify_inclusion(&b64(&case.leaf_hash), case.leaf_idx, case.tree_size, &proof, &b64(&case.root));
             (case.want_err, result)
         }
         "consistency" => {
             let case: ConsistencyCase = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-            let proof: Vec<Vec<u8>> = case
-                .proof
-                .unwrap_or_default()
-                .iter()
-                .map(|h| b64(h))
-                .collect();
-            let result = verify_consistency(
-                case.size1,
-                case.size2,
-                &proof,
-                &b64(&case.root1),
-                &b64(&case.root2),
-            );
+            let proof: Vec<Vec<u8>> = case.proof.unwrap_or_default().iter().map(|h| b64(h)).collect();
+            let result = verify_consistency(case.size1, case.size2, &proof, &b64(&case.root1), &b64(&case.root2));
             (case.want_err, result)
         }
         other => return Err(format!("unknown kind {other}")),
@@ -114,11 +91,7 @@ fn check(path: &Path, kind: &str) -> Result<(), String> {
 fn run_kind(kind: &str) -> (usize, usize) {
     let dir = testdata().join("rfc6962").join(kind);
     let files = json_files(&dir);
-    assert!(
-        !files.is_empty(),
-        "no vector files found in {}",
-        dir.display()
-    );
+    assert!(!files.is_empty(), "no vector files found in {}", dir.display());
     let mut failures = Vec::new();
     let mut rejected = 0;
     for path in &files {
@@ -127,10 +100,7 @@ fn run_kind(kind: &str) -> (usize, usize) {
             rejected += 1;
         }
         if let Err(msg) = check(path, kind) {
-            failures.push(format!(
-                "{}: {msg}",
-                path.strip_prefix(&dir).unwrap().display()
-            ));
+            failures.push(format!("{}: {msg}", path.strip_prefix(&dir).unwrap().display()));
         }
     }
     assert!(
@@ -151,10 +121,7 @@ fn inclusion_vectors() {
     assert!(rejected > 0 && rejected < total);
     // The special folders must be part of the run.
     for folder in ["additional", "single-entry"] {
-        assert!(
-            !json_files(&testdata().join("rfc6962/inclusion").join(folder)).is_empty(),
-            "{folder} is empty"
-        );
+        assert!(!json_files(&testdata().join("rfc6962/inclusion").join(folder)).is_empty(), "{folder} is empty");
     }
 }
 
@@ -177,10 +144,7 @@ fn reference_tree_roots() {
         &[0x30, 0x31],
         &[0x40, 0x41, 0x42, 0x43],
         &[0x50, 0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57],
-        &[
-            0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d,
-            0x6e, 0x6f,
-        ],
+        &[0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f],
     ];
     let want = [
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",

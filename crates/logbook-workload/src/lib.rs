@@ -37,14 +37,7 @@ pub struct WorkloadConfig {
 impl WorkloadConfig {
     /// A config over `[start, end]` with demo-sized pools.
     pub fn new(seed: u64, start: Timestamp, end: Timestamp) -> WorkloadConfig {
-        WorkloadConfig {
-            seed,
-            people: 60,
-            records_per_type: 400,
-            start,
-            end,
-            audit_share: 0.3,
-        }
+        WorkloadConfig { seed, people: 60, records_per_type: 400, start, end, audit_share: 0.3 }
     }
 }
 
@@ -69,9 +62,7 @@ impl Zipf {
     fn sample(&self, rng: &mut SmallRng) -> usize {
         let total = *self.cumulative.last().unwrap_or(&1.0);
         let point = rng.random::<f64>() * total;
-        self.cumulative
-            .partition_point(|&edge| edge < point)
-            .min(self.cumulative.len() - 1)
+        self.cumulative.partition_point(|&edge| edge < point).min(self.cumulative.len() - 1)
     }
 }
 
@@ -91,9 +82,7 @@ impl Workload {
     pub fn new(config: WorkloadConfig) -> Workload {
         let mut rng = SmallRng::seed_from_u64(config.seed);
         let people = people::generate(&mut rng, config.people);
-        let (activity, audit) = Catalog::default_actions()
-            .iter()
-            .partition(|spec| spec.category == Category::Activity);
+        let (activity, audit) = Catalog::default_actions().iter().partition(|spec| spec.category == Category::Activity);
         Workload {
             person_rank: Zipf::new(config.people, 1.0),
             record_rank: Zipf::new(config.records_per_type, 1.1),
@@ -114,23 +103,15 @@ impl Workload {
     /// first.
     pub fn events(&mut self, count: usize) -> Vec<Value> {
         let span = (self.config.end.as_millis() - self.config.start.as_millis()).max(1);
-        let mut times: Vec<i64> = (0..count)
-            .map(|_| self.config.start.as_millis() + self.rng.random_range(0..=span))
-            .collect();
+        let mut times: Vec<i64> =
+            (0..count).map(|_| self.config.start.as_millis() + self.rng.random_range(0..=span)).collect();
         times.sort_unstable();
-        times
-            .into_iter()
-            .map(|millis| self.event_at(Timestamp::from_millis(millis)))
-            .collect()
+        times.into_iter().map(|millis| self.event_at(Timestamp::from_millis(millis))).collect()
     }
 
     /// One event that occurred at `occurred_at`.
     pub fn event_at(&mut self, occurred_at: Timestamp) -> Value {
-        let pool = if self.rng.random_bool(self.config.audit_share) {
-            &self.audit
-        } else {
-            &self.activity
-        };
+        let pool = if self.rng.random_bool(self.config.audit_share) { &self.audit } else { &self.activity };
         let spec = pool[self.rng.random_range(0..pool.len())];
         let person = self.people[self.person_rank.sample(&mut self.rng)].clone();
         let (actor, ip) = self.actor_for(spec, &person);
@@ -181,10 +162,7 @@ impl Workload {
         } else {
             format!("198.51.100.{}", self.rng.random_range(1..255))
         };
-        (
-            json!({"type": "user", "id": person.id, "name": person.name, "email": person.email, "role": person.role}),
-            ip,
-        )
+        (json!({"type": "user", "id": person.id, "name": person.name, "email": person.email, "role": person.role}), ip)
     }
 
     /// A record of `record_type`, Zipf-distributed so that some records are busy.
@@ -231,10 +209,6 @@ mod tests {
                 .unwrap_or_else(|issues| panic!("{event}: {issues:?}"));
             actions.insert(event["action"].as_str().unwrap().to_string());
         }
-        assert!(
-            actions.len() > 100,
-            "only {} distinct actions",
-            actions.len()
-        );
+        assert!(actions.len() > 100, "only {} distinct actions", actions.len());
     }
 }

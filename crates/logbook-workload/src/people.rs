@@ -5,13 +5,12 @@ use rand::Rng;
 use rand::rngs::SmallRng;
 
 const FIRST_NAMES: [&str; 24] = [
-    "Ana", "Ben", "Chloé", "Dmitri", "Esi", "Farah", "Gabriel", "Hana", "Ivan", "Jia", "Kofi",
-    "Lena", "Mateo", "Nadia", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tariq", "Uma", "Viktor",
-    "Wen", "Yusuf",
+    "Ana", "Ben", "Chloé", "Dmitri", "Esi", "Farah", "Gabriel", "Hana", "Ivan", "Jia", "Kofi", "Lena", "Mateo",
+    "Nadia", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tariq", "Uma", "Viktor", "Wen", "Yusuf",
 ];
 const LAST_NAMES: [&str; 16] = [
-    "Silva", "Okafor", "Müller", "Nakamura", "Dubois", "Kowalski", "Haddad", "Jensen", "Reyes",
-    "Chen", "Novak", "Mensah", "Rossi", "Kaur", "Ivanova", "O'Brien",
+    "Silva", "Okafor", "Müller", "Nakamura", "Dubois", "Kowalski", "Haddad", "Jensen", "Reyes", "Chen", "Novak",
+    "Mensah", "Rossi", "Kaur", "Ivanova", "O'Brien",
 ];
 const ROLES: [&str; 5] = ["agent", "agent", "supervisor", "grader", "admin"];
 const USER_AGENTS: [&str; 4] = [
@@ -43,11 +42,8 @@ pub(crate) fn generate(rng: &mut SmallRng, count: usize) -> Vec<Person> {
         .map(|number| {
             let first = FIRST_NAMES[rng.random_range(0..FIRST_NAMES.len())];
             let last = LAST_NAMES[rng.random_range(0..LAST_NAMES.len())];
-            let handle: String = format!("{first}.{last}")
-                .to_lowercase()
-                .chars()
-                .filter(char::is_ascii_alphanumeric)
-                .collect();
+            let handle: String =
+                format!("{first}.{last}").to_lowercase().chars().filter(char::is_ascii_alphanumeric).collect();
             Person {
                 id: format!("U-{}", 1000 + number),
                 name: format!("{first} {last}"),

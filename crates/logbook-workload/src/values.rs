@@ -19,66 +19,34 @@ const SUBJECTS: [&str; 10] = [
     "Feature request: dark mode",
     "Order stuck in processing",
 ];
-const QUEUES: [&str; 6] = [
-    "Billing",
-    "Technical support",
-    "Returns",
-    "VIP",
-    "Onboarding",
-    "Spanish",
-];
+const QUEUES: [&str; 6] = ["Billing", "Technical support", "Returns", "VIP", "Onboarding", "Spanish"];
 const TAGS: [&str; 6] = ["urgent", "refund", "bug", "churn-risk", "vip", "feedback"];
 const STATUSES: [&str; 5] = ["new", "open", "pending", "on_hold", "solved"];
 const ROLES: [&str; 5] = ["agent", "supervisor", "grader", "admin", "setup"];
 
 /// A record's id and display name for a type and a popularity rank.
-pub(crate) fn record_identity(
-    record_type: &str,
-    rank: usize,
-    people: &[Person],
-) -> (String, String) {
+pub(crate) fn record_identity(record_type: &str, rank: usize, people: &[Person]) -> (String, String) {
     match record_type {
-        "ticket" => (
-            format!("T-{}", 10_000 + rank),
-            SUBJECTS[rank % SUBJECTS.len()].to_string(),
-        ),
+        "ticket" => (format!("T-{}", 10_000 + rank), SUBJECTS[rank % SUBJECTS.len()].to_string()),
         "agent" | "user" => {
             let person = &people[rank % people.len()];
             (person.id.clone(), person.name.clone())
         }
-        "queue" => (
-            format!("queue-{}", rank % 40),
-            format!(
-                "{} {}",
-                QUEUES[rank % QUEUES.len()],
-                rank / QUEUES.len() + 1
-            ),
-        ),
-        "tag" => (
-            format!("tag-{}", rank % 60),
-            format!("{}-{}", TAGS[rank % TAGS.len()], rank / TAGS.len()),
-        ),
-        "conversation" => (
-            format!("C-{}", 50_000 + rank),
-            format!(
-                "Chat about {}",
-                SUBJECTS[rank % SUBJECTS.len()].to_lowercase()
-            ),
-        ),
-        other => (
-            format!("{}-{}", other.replace('_', "-"), rank),
-            format!("{} {}", title(other), rank + 1),
-        ),
+        "queue" => {
+            (format!("queue-{}", rank % 40), format!("{} {}", QUEUES[rank % QUEUES.len()], rank / QUEUES.len() + 1))
+        }
+        "tag" => (format!("tag-{}", rank % 60), format!("{}-{}", TAGS[rank % TAGS.len()], rank / TAGS.len())),
+        "conversation" => {
+            (format!("C-{}", 50_000 + rank), format!("Chat about {}", SUBJECTS[rank % SUBJECTS.len()].to_lowercase()))
+        }
+        other => (format!("{}-{}", other.replace('_', "-"), rank), format!("{} {}", title(other), rank + 1)),
     }
 }
 
 fn title(record_type: &str) -> String {
     let spaced = record_type.replace('_', " ");
     let mut characters = spaced.chars();
-    characters
-        .next()
-        .map(|first| first.to_uppercase().chain(characters).collect())
-        .unwrap_or_default()
+    characters.next().map(|first| first.to_uppercase().chain(characters).collect()).unwrap_or_default()
 }
 
 /// Whether events of this action record a failure.
@@ -89,8 +57,7 @@ pub(crate) fn is_failure(action: &str) -> bool {
 /// One change with from/to values that fit the action.
 pub(crate) fn change_for(rng: &mut SmallRng, spec: &ActionSpec) -> Value {
     let action = spec.action.as_str();
-    let pick =
-        |rng: &mut SmallRng, values: &[&str]| values[rng.random_range(0..values.len())].to_string();
+    let pick = |rng: &mut SmallRng, values: &[&str]| values[rng.random_range(0..values.len())].to_string();
     let two = |rng: &mut SmallRng, values: &[&str]| {
         let from = rng.random_range(0..values.len());
         let to = (from + rng.random_range(1..values.len())) % values.len();
@@ -98,11 +65,7 @@ pub(crate) fn change_for(rng: &mut SmallRng, spec: &ActionSpec) -> Value {
     };
     let (field, from, to) = if action.contains("capacity") {
         let from = rng.random_range(1..10);
-        (
-            "capacity",
-            json!(from),
-            json!(from + rng.random_range(1..5)),
-        )
+        ("capacity", json!(from), json!(from + rng.random_range(1..5)))
     } else if action.contains("status") {
         let (from, to) = two(rng, &STATUSES);
         ("status", from, to)

@@ -5,9 +5,10 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
+use logbook_core::integrity::Commitments;
 use logbook_core::validate::validate_event;
 use logbook_core::{Catalog, Limits, Role, WorkspaceCatalog};
-use logbook_server::auth::{hash_secret, new_key_token, now};
+use logbook_server::auth::{hash_secret, new_key_token, now, random_salt};
 use logbook_storage::{NewApiKey, NewEvent, NewWorkspace, Storage};
 use logbook_workload::{Workload, WorkloadConfig};
 
@@ -18,25 +19,14 @@ const DAY_MILLIS: i64 = 86_400_000;
 
 /// Creates and fills the demo workspace if it does not exist, and returns a new
 /// token for each role.
-pub async fn prepare(
-    storage: &dyn Storage,
-    event_count: usize,
-) -> anyhow::Result<Vec<(Role, String)>> {
+pub async fn prepare(storage: &dyn Storage, event_count: usize) -> anyhow::Result<Vec<(Role, String)>> {
     let started = now();
     if storage.workspace(WORKSPACE).await?.is_none() {
         storage
-            .create_workspace(NewWorkspace {
-                id: WORKSPACE.into(),
-                name: "Demo helpdesk".into(),
-                created_at: started,
-            })
+            .create_workspace(NewWorkspace { id: WORKSPACE.into(), name: "Demo helpdesk".into(), created_at: started })
             .await?;
         println!("Filling the demo workspace with {event_count} events over the last 90 days…");
-        let config = WorkloadConfig::new(
-            2026,
-            started.plus_millis(-90 * DAY_MILLIS),
-            started.plus_millis(-60_000),
-        );
+        let config = WorkloadConfig::new(2026, started.plus_millis(-90 * DAY_MILLIS), started.plus_millis(-60_000));
         let mut workload = Workload::new(config);
         let document = WorkspaceCatalog::default();
         let catalog = Catalog::new(&document);
@@ -47,20 +37,13 @@ pub async fn prepare(
             let batch = chunk
                 .iter()
                 .map(|value| {
-                    let body =
-                        validate_event(value, &catalog, started, &limits).map_err(|issues| {
-                            anyhow::anyhow!("a generated demo event is invalid: {issues:?}")
-                        })?;
-                    Ok(NewEvent {
-                        id: uuid::Uuid::now_v7().to_string(),
-                        body,
-                    })
+                    let body = validate_event(value, &catalog, started, &limits)
+                        .map_err(|issues| anyhow::anyhow!("a generated demo event is invalid: {issues:?}"))?;
+                    let commitments = Commitments::commit(&body, random_salt);
+                    Ok(NewEvent { id: uuid::Uuid::now_v7().to_string(), body, commitments })
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            storage
-                .append(WORKSPACE, batch)
-                .await
-                .context("storing demo events")?;
+            storage.append(WORKSPACE, batch).await.context("storing demo events")?;
             remaining -= chunk.len();
         }
         debug_assert_eq!(remaining, 0);

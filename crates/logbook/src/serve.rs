@@ -9,54 +9,51 @@ use logbook_server::{AppState, ServerConfig};
 use logbook_storage::Storage;
 use logbook_storage::sqlite::SqliteStorage;
 
-use crate::{ServeArgs, demo, operator_token};
+use crate::{ServeArgs, demo, secrets};
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let storage: Arc<dyn Storage> = Arc::new(
         SqliteStorage::open(&args.data_dir)
             .with_context(|| format!("opening the data directory {}", args.data_dir.display()))?,
     );
-    let (token, generated) = operator_token::load_or_create(&args.data_dir)?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("listening on {}", args.listen))?;
+    let (token, generated) = secrets::operator_token(&args.data_dir)?;
+    let log_key_file = args.log_key_file.clone().unwrap_or_else(|| args.data_dir.join(secrets::LOG_KEY_FILE));
+    let log_key_seed = secrets::log_key_seed(&log_key_file)?;
+    let listener =
+        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr()?;
-    let demo_keys = if args.demo {
-        Some(demo::prepare(&*storage, args.demo_events).await?)
-    } else {
-        None
+    let demo_keys = if args.demo { Some(demo::prepare(&*storage, args.demo_events).await?) } else { None };
+    let config = ServerConfig {
+        operator_token: token.clone(),
+        limits: Limits::default(),
+        log_name: args.log_name.clone(),
+        log_key_seed,
     };
-    let state = AppState::new(
-        storage,
-        ServerConfig {
-            operator_token: token.clone(),
-            limits: Limits::default(),
-        },
-    )
-    .await?;
+    let state = AppState::new(storage, config).await?;
 
     println!("Logbook listening on http://{address}");
     println!("  data directory: {}", args.data_dir.display());
     if generated {
         println!(
             "  operator token (saved in {}, shown only now): {token}",
-            args.data_dir.join(operator_token::TOKEN_FILE).display()
+            args.data_dir.join(secrets::TOKEN_FILE).display()
         );
     } else if std::env::var_os("LOGBOOK_ADMIN_TOKEN").is_none() {
-        println!(
-            "  operator token: in {}",
-            args.data_dir.join(operator_token::TOKEN_FILE).display()
-        );
+        println!("  operator token: in {}", args.data_dir.join(secrets::TOKEN_FILE).display());
     }
     if let Some(keys) = demo_keys {
         demo::print(&keys, address);
     }
+    println!("  log key: {}", state_key(&args.log_name, &log_key_seed));
     println!("  API description: http://{address}/openapi.json");
 
-    logbook_server::serve(listener, state, shutdown_signal())
-        .await
-        .context("serving")?;
+    logbook_server::serve(listener, state, shutdown_signal()).await.context("serving")?;
     Ok(())
+}
+
+/// The verifier key auditors use, as `GET /v1/log-keys` publishes it.
+fn state_key(log_name: &str, seed: &[u8; 32]) -> String {
+    logbook_tlog::note::Signer::from_seed(log_name, seed).map(|signer| signer.verifier_key()).unwrap_or_default()
 }
 
 async fn shutdown_signal() {

@@ -31,10 +31,7 @@ fn start(data_dir: &std::path::Path) -> Server {
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
     let base = loop {
-        let line = lines
-            .next()
-            .expect("the server prints its address")
-            .expect("readable output");
+        let line = lines.next().expect("the server prints its address").expect("readable output");
         if let Some(address) = line.strip_prefix("Logbook listening on ") {
             break address.trim().to_string();
         }
@@ -44,18 +41,8 @@ fn start(data_dir: &std::path::Path) -> Server {
     Server { child, base }
 }
 
-async fn post(
-    client: &reqwest::Client,
-    url: &str,
-    token: &str,
-    body: Value,
-) -> reqwest::Result<(u16, Value)> {
-    let response = client
-        .post(url)
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await?;
+async fn post(client: &reqwest::Client, url: &str, token: &str, body: Value) -> reqwest::Result<(u16, Value)> {
+    let response = client.post(url).bearer_auth(token).json(&body).send().await?;
     let status = response.status().as_u16();
     Ok((status, response.json().await.unwrap_or(Value::Null)))
 }
@@ -66,14 +53,7 @@ async fn acknowledged_events_survive_sigkill() {
     let mut server = start(directory.path());
     let client = reqwest::Client::new();
     let base = server.base.clone();
-    let (status, _) = post(
-        &client,
-        &format!("{base}/v1/workspaces"),
-        OPERATOR,
-        json!({"id": "crash"}),
-    )
-    .await
-    .unwrap();
+    let (status, _) = post(&client, &format!("{base}/v1/workspaces"), OPERATOR, json!({"id": "crash"})).await.unwrap();
     assert_eq!(status, 201);
     let (_, key) = post(
         &client,
@@ -83,21 +63,14 @@ async fn acknowledged_events_survive_sigkill() {
     )
     .await
     .unwrap();
-    let publisher = key["token"]
-        .as_str()
-        .expect("a publisher token")
-        .to_string();
+    let publisher = key["token"].as_str().expect("a publisher token").to_string();
 
     // Writers ingest until the server disappears, remembering every acknowledgement.
     let acknowledged: Arc<Mutex<HashMap<String, (u64, String)>>> = Arc::default();
     let mut writers = Vec::new();
     for writer in 0..8 {
-        let (client, base, publisher, acknowledged) = (
-            client.clone(),
-            base.clone(),
-            publisher.clone(),
-            acknowledged.clone(),
-        );
+        let (client, base, publisher, acknowledged) =
+            (client.clone(), base.clone(), publisher.clone(), acknowledged.clone());
         writers.push(tokio::spawn(async move {
             for round in 0.. {
                 let targets: Vec<String> = (0..25).map(|n| format!("T-{writer}-{round}-{n}")).collect();
@@ -126,11 +99,7 @@ async fn acknowledged_events_survive_sigkill() {
         writer.await.expect("a writer stopped cleanly");
     }
     let acknowledged = std::mem::take(&mut *acknowledged.lock().unwrap());
-    assert!(
-        acknowledged.len() > 100,
-        "only {} events were acknowledged before the kill",
-        acknowledged.len()
-    );
+    assert!(acknowledged.len() > 100, "only {} events were acknowledged before the kill", acknowledged.len());
 
     let mut restarted = start(directory.path());
     let (_, key) = post(
@@ -145,31 +114,14 @@ async fn acknowledged_events_survive_sigkill() {
     let mut stored: HashMap<String, (u64, String)> = HashMap::new();
     let mut cursor: Option<String> = None;
     loop {
-        let mut url = format!(
-            "{}/v1/workspaces/crash/events?limit=1000&order=asc",
-            restarted.base
-        );
+        let mut url = format!("{}/v1/workspaces/crash/events?limit=1000&order=asc", restarted.base);
         if let Some(cursor) = &cursor {
             url.push_str(&format!("&cursor={cursor}"));
         }
-        let page: Value = client
-            .get(&url)
-            .bearer_auth(&reader)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page: Value = client.get(&url).bearer_auth(&reader).send().await.unwrap().json().await.unwrap();
         for event in page["events"].as_array().expect("a page") {
             let id = event["id"].as_str().unwrap().to_string();
-            stored.insert(
-                id,
-                (
-                    event["seq"].as_u64().unwrap(),
-                    event["target"]["id"].as_str().unwrap().to_string(),
-                ),
-            );
+            stored.insert(id, (event["seq"].as_u64().unwrap(), event["target"]["id"].as_str().unwrap().to_string()));
         }
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_string()),
@@ -180,22 +132,10 @@ async fn acknowledged_events_survive_sigkill() {
     restarted.child.wait().ok();
 
     for (id, expected) in &acknowledged {
-        assert_eq!(
-            stored.get(id),
-            Some(expected),
-            "acknowledged event {id} is missing or changed after the crash"
-        );
+        assert_eq!(stored.get(id), Some(expected), "acknowledged event {id} is missing or changed after the crash");
     }
     let mut seqs: Vec<u64> = stored.values().map(|(seq, _)| *seq).collect();
     seqs.sort_unstable();
-    assert_eq!(
-        seqs,
-        (0..stored.len() as u64).collect::<Vec<_>>(),
-        "the log has no gap after recovery"
-    );
-    eprintln!(
-        "acknowledged {} events before SIGKILL; {} stored after restart",
-        acknowledged.len(),
-        stored.len()
-    );
+    assert_eq!(seqs, (0..stored.len() as u64).collect::<Vec<_>>(), "the log has no gap after recovery");
+    eprintln!("acknowledged {} events before SIGKILL; {} stored after restart", acknowledged.len(), stored.len());
 }

@@ -40,10 +40,7 @@ fn view(document: &WorkspaceCatalog) -> CatalogView {
         actions: catalog
             .entries()
             .into_iter()
-            .map(|(spec, source)| CatalogEntry {
-                spec: spec.clone(),
-                source,
-            })
+            .map(|(spec, source)| CatalogEntry { spec: spec.clone(), source })
             .collect(),
     }
 }
@@ -78,13 +75,7 @@ pub async fn put(
     require(&principal, Permission::ManageConfiguration)?;
     let document: WorkspaceCatalog = json_document(&headers, body).await?;
     validate_workspace_catalog(&document).map_err(ApiError::invalid_request)?;
-    let update = WorkspaceUpdate {
-        catalog: Some(document),
-        ..WorkspaceUpdate::default()
-    };
-    let updated = state
-        .storage()
-        .update_workspace(&workspace.id, update)
-        .await?;
+    let update = WorkspaceUpdate { catalog: Some(document), ..WorkspaceUpdate::default() };
+    let updated = state.storage().update_workspace(&workspace.id, update).await?;
     Ok(Json(view(&updated.catalog)))
 }

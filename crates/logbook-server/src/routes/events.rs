@@ -7,17 +7,17 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use logbook_core::catalog::describe;
 use logbook_core::cursor::Cursor;
+use logbook_core::integrity::{Commitments, encode_hash};
 use logbook_core::validate::validate_event;
 use logbook_core::{
-    ActionPattern, Actor, ActorType, Catalog, Category, Change, Context, Event, EventFilter,
-    EventQuery, Order, Outcome, Permission, Position, Principal, RecordKey, RecordRef, Timestamp,
-    Workspace,
+    ActionPattern, Actor, ActorType, Catalog, Category, Change, Context, Event, EventFilter, EventQuery, Order,
+    Outcome, Permission, Position, Principal, RecordKey, RecordRef, Timestamp, Workspace,
 };
 use logbook_storage::NewEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::auth::{require, workspace_access};
+use crate::auth::{random_salt, require, workspace_access};
 use crate::body::json_value;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::state::AppState;
@@ -86,6 +86,8 @@ pub struct IngestedEvent {
     pub id: String,
     /// The event's position in the log (the original's for a duplicate).
     pub seq: u64,
+    /// Base64 of the event's Merkle leaf hash (the original's for a duplicate).
+    pub leaf_hash: String,
     /// Whether an event with the same idempotency key was already stored.
     pub duplicate: bool,
 }
@@ -120,8 +122,7 @@ pub async fn ingest(
     let received_at = state.now();
     let value = json_value(&headers, body).await?;
     let items: Vec<Value> = match value {
-        Value::Object(mut object) if object.contains_key("events") => match object.remove("events")
-        {
+        Value::Object(mut object) if object.contains_key("events") => match object.remove("events") {
             Some(Value::Array(items)) if object.is_empty() => items,
             Some(Value::Array(_)) => {
                 return Err(ApiError::invalid_events(vec![(
@@ -147,10 +148,10 @@ pub async fn ingest(
     let mut events = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
         match validate_event(item, &catalog, received_at, state.limits()) {
-            Ok(body) => events.push(NewEvent {
-                id: uuid::Uuid::now_v7().to_string(),
-                body,
-            }),
+            Ok(body) => {
+                let commitments = Commitments::commit(&body, random_salt);
+                events.push(NewEvent { id: uuid::Uuid::now_v7().to_string(), body, commitments });
+            }
             Err(found) => issues.extend(found.into_iter().map(|issue| (index, issue))),
         }
     }
@@ -163,6 +164,7 @@ pub async fn ingest(
         .map(|appended| IngestedEvent {
             id: appended.id,
             seq: appended.seq,
+            leaf_hash: encode_hash(&appended.leaf_hash),
             duplicate: appended.duplicate,
         })
         .collect();
@@ -196,8 +198,10 @@ pub struct FeedParams {
     pub order: Option<String>,
     /// Page size, 1 to 1000; default 50.
     pub limit: Option<String>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page (not for exports).
     pub cursor: Option<String>,
+    /// Exports only: `ndjson`.
+    pub format: Option<String>,
 }
 
 /// One page of a feed.
@@ -211,9 +215,7 @@ pub struct FeedPage {
 
 fn nonempty(name: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
     match value {
-        Some(value) if value.is_empty() => Err(ApiError::invalid_parameter(format!(
-            "{name} must not be empty"
-        ))),
+        Some(value) if value.is_empty() => Err(ApiError::invalid_parameter(format!("{name} must not be empty"))),
         other => Ok(other),
     }
 }
@@ -230,9 +232,7 @@ fn comma_list<T>(
     value
         .split(',')
         .map(|part| {
-            parse(part.trim()).ok_or_else(|| {
-                ApiError::invalid_parameter(format!("{name}: {part:?} is not {expected}"))
-            })
+            parse(part.trim()).ok_or_else(|| ApiError::invalid_parameter(format!("{name}: {part:?} is not {expected}")))
         })
         .collect()
 }
@@ -240,24 +240,16 @@ fn comma_list<T>(
 fn timestamp(name: &str, value: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
     value
         .map(|text| {
-            Timestamp::parse_date_or_datetime(text).map_err(|error| {
-                ApiError::invalid_parameter(format!("{name}: {error} or a date such as 2026-01-31"))
-            })
+            Timestamp::parse_date_or_datetime(text)
+                .map_err(|error| ApiError::invalid_parameter(format!("{name}: {error} or a date such as 2026-01-31")))
         })
         .transpose()
 }
 
 /// Reads the feed parameters into a filter, an order and a page size.
-fn parse_params(
-    params: FeedParams,
-) -> Result<(EventFilter, Order, usize, Option<String>), ApiError> {
+pub(crate) fn parse_params(params: FeedParams) -> Result<(EventFilter, Order, usize, Option<String>), ApiError> {
     let filter = EventFilter {
-        categories: comma_list(
-            "category",
-            params.category.as_deref(),
-            Category::parse,
-            "activity or audit",
-        )?,
+        categories: comma_list("category", params.category.as_deref(), Category::parse, "activity or audit")?,
         actions: comma_list(
             "action",
             params.action.as_deref(),
@@ -268,9 +260,8 @@ fn parse_params(
         actor_type: params
             .actor_type
             .map(|text| {
-                ActorType::parse(&text).ok_or_else(|| {
-                    ApiError::invalid_parameter("actor_type must be user, system or api")
-                })
+                ActorType::parse(&text)
+                    .ok_or_else(|| ApiError::invalid_parameter("actor_type must be user, system or api"))
             })
             .transpose()?,
         target_type: nonempty("target_type", params.target_type)?,
@@ -278,9 +269,8 @@ fn parse_params(
         record: params
             .record
             .map(|text| {
-                RecordKey::parse(&text).ok_or_else(|| {
-                    ApiError::invalid_parameter("record must read type:id, such as ticket:T-42")
-                })
+                RecordKey::parse(&text)
+                    .ok_or_else(|| ApiError::invalid_parameter("record must read type:id, such as ticket:T-42"))
             })
             .transpose()?,
         since: timestamp("since", params.since.as_deref())?,
@@ -288,34 +278,22 @@ fn parse_params(
     };
     let order = match params.order.as_deref() {
         None => Order::Desc,
-        Some(text) => Order::parse(text)
-            .ok_or_else(|| ApiError::invalid_parameter("order must be desc or asc"))?,
+        Some(text) => Order::parse(text).ok_or_else(|| ApiError::invalid_parameter("order must be desc or asc"))?,
     };
     let limit = match params.limit.as_deref() {
         None => DEFAULT_LIMIT,
-        Some(text) => text
-            .parse::<usize>()
-            .ok()
-            .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-            .ok_or_else(|| {
-                ApiError::invalid_parameter(format!(
-                    "limit must be a whole number from 1 to {MAX_LIMIT}"
-                ))
-            })?,
+        Some(text) => text.parse::<usize>().ok().filter(|limit| (1..=MAX_LIMIT).contains(limit)).ok_or_else(|| {
+            ApiError::invalid_parameter(format!("limit must be a whole number from 1 to {MAX_LIMIT}"))
+        })?,
     };
     Ok((filter, order, limit, params.cursor))
 }
 
 /// The categories a principal may read, or 403 when it may read none.
-fn readable_categories(
-    principal: &Principal,
-    workspace: &Workspace,
-) -> Result<Vec<Category>, ApiError> {
+pub(crate) fn readable_categories(principal: &Principal, workspace: &Workspace) -> Result<Vec<Category>, ApiError> {
     let visible = principal.visible_categories(&workspace.settings);
     if visible.is_empty() {
-        return Err(ApiError::forbidden(
-            "this token cannot read any log of this workspace",
-        ));
+        return Err(ApiError::forbidden("this token cannot read any log of this workspace"));
     }
     Ok(visible)
 }
@@ -329,6 +307,23 @@ fn described(workspace: &Workspace, mut event: Event) -> Event {
     event
 }
 
+/// The filter a request asks for, narrowed to the categories its caller may see,
+/// with its order, page size and cursor. 403 when the caller may read no log.
+pub(crate) fn visible_filter(
+    principal: &Principal,
+    workspace: &Workspace,
+    params: FeedParams,
+) -> Result<(EventFilter, Order, usize, Option<String>), ApiError> {
+    let visible = readable_categories(principal, workspace)?;
+    let (mut filter, order, limit, cursor) = parse_params(params)?;
+    filter.categories = if filter.categories.is_empty() {
+        visible
+    } else {
+        filter.categories.into_iter().filter(|category| visible.contains(category)).collect()
+    };
+    Ok((filter, order, limit, cursor))
+}
+
 /// Answers one page of a workspace's feed, optionally fixed to one record.
 async fn feed_page(
     state: &AppState,
@@ -337,20 +332,13 @@ async fn feed_page(
     params: FeedParams,
     record: Option<RecordKey>,
 ) -> Result<Json<FeedPage>, ApiError> {
-    let visible = readable_categories(principal, workspace)?;
-    let (mut filter, order, limit, cursor) = parse_params(params)?;
+    if params.format.is_some() {
+        return Err(ApiError::invalid_parameter("format applies to exports only"));
+    }
+    let (mut filter, order, limit, cursor) = visible_filter(principal, workspace, params)?;
     if record.is_some() {
         filter.record = record;
     }
-    filter.categories = if filter.categories.is_empty() {
-        visible
-    } else {
-        filter
-            .categories
-            .into_iter()
-            .filter(|category| visible.contains(category))
-            .collect()
-    };
     let cursor = cursor
         .map(|text| {
             Cursor::decode(&text, state.cursor_secret(), &workspace.id, order)
@@ -359,19 +347,11 @@ async fn feed_page(
         .transpose()?;
     let max_seq = match cursor {
         Some(cursor) => cursor.max_seq,
-        None if workspace.event_count == 0 => {
-            return Ok(Json(FeedPage {
-                events: Vec::new(),
-                next_cursor: None,
-            }));
-        }
+        None if workspace.event_count == 0 => return Ok(Json(FeedPage { events: Vec::new(), next_cursor: None })),
         None => workspace.event_count - 1,
     };
     if filter.categories.is_empty() {
-        return Ok(Json(FeedPage {
-            events: Vec::new(),
-            next_cursor: None,
-        }));
+        return Ok(Json(FeedPage { events: Vec::new(), next_cursor: None }));
     }
     let query = EventQuery {
         filter,
@@ -384,29 +364,18 @@ async fn feed_page(
     let next_cursor = if events.len() > limit {
         events.truncate(limit);
         events.last().map(|last| {
-            let after = Position {
-                occurred_at: last.body.occurred_at,
-                seq: last.seq,
-            };
+            let after = Position { occurred_at: last.body.occurred_at, seq: last.seq };
             Cursor { after, max_seq }.encode(state.cursor_secret(), &workspace.id, order)
         })
     } else {
         None
     };
-    let events = events
-        .into_iter()
-        .map(|event| described(workspace, event))
-        .collect();
-    Ok(Json(FeedPage {
-        events,
-        next_cursor,
-    }))
+    let events = events.into_iter().map(|event| described(workspace, event)).collect();
+    Ok(Json(FeedPage { events, next_cursor }))
 }
 
-fn query_params(params: Result<Query<FeedParams>, QueryRejection>) -> Result<FeedParams, ApiError> {
-    params
-        .map(|Query(params)| params)
-        .map_err(|rejection| ApiError::invalid_parameter(rejection.body_text()))
+pub(crate) fn query_params(params: Result<Query<FeedParams>, QueryRejection>) -> Result<FeedParams, ApiError> {
+    params.map(|Query(params)| params).map_err(|rejection| ApiError::invalid_parameter(rejection.body_text()))
 }
 
 /// The workspace feed, newest first, filtered (supervisor, setup, auditor, admin).
@@ -441,14 +410,9 @@ pub async fn timeline(
     let (principal, workspace) = workspace_access(&state, &headers, &workspace).await?;
     let params = query_params(params)?;
     if params.record.is_some() {
-        return Err(ApiError::invalid_parameter(
-            "a timeline is already one record's; leave out record",
-        ));
+        return Err(ApiError::invalid_parameter("a timeline is already one record's; leave out record"));
     }
-    let record = RecordKey {
-        record_type,
-        id: record_id,
-    };
+    let record = RecordKey { record_type, id: record_id };
     feed_page(&state, &principal, &workspace, params, Some(record)).await
 }
 
@@ -465,11 +429,7 @@ pub async fn get(
     let (principal, workspace) = workspace_access(&state, &headers, &workspace).await?;
     let visible = readable_categories(&principal, &workspace)?;
     let not_found = || ApiError::not_found(format!("event {id} not found"));
-    let event = state
-        .storage()
-        .event(&workspace.id, &id)
-        .await?
-        .ok_or_else(not_found)?;
+    let event = state.storage().event(&workspace.id, &id).await?.ok_or_else(not_found)?;
     if !visible.contains(&event.body.category) {
         return Err(not_found());
     }

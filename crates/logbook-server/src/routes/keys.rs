@@ -101,12 +101,7 @@ pub async fn create(
     if !issues.is_empty() {
         return Err(ApiError::invalid_request(issues));
     }
-    let roles: Vec<Role> = request
-        .roles
-        .into_iter()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let roles: Vec<Role> = request.roles.into_iter().collect::<BTreeSet<_>>().into_iter().collect();
     let (id, secret, token) = new_key_token();
     let key = state
         .storage()
@@ -121,13 +116,7 @@ pub async fn create(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(CreatedKey {
-            id: key.id,
-            token,
-            name: key.name,
-            roles: key.roles,
-            created_at: key.created_at,
-        }),
+        Json(CreatedKey { id: key.id, token, name: key.name, roles: key.roles, created_at: key.created_at }),
     ))
 }
 
@@ -143,9 +132,7 @@ pub async fn list(
     let (principal, workspace) = workspace_access(&state, &headers, &workspace).await?;
     require(&principal, Permission::ReadConfiguration)?;
     let keys = state.storage().list_api_keys(&workspace.id).await?;
-    Ok(Json(KeyList {
-        keys: keys.into_iter().map(KeyView::from).collect(),
-    }))
+    Ok(Json(KeyList { keys: keys.into_iter().map(KeyView::from).collect() }))
 }
 
 /// Revokes an API key, with immediate effect (admin).
@@ -160,11 +147,7 @@ pub async fn revoke(
 ) -> Result<StatusCode, ApiError> {
     let (principal, workspace) = workspace_access(&state, &headers, &workspace).await?;
     require(&principal, Permission::ManageConfiguration)?;
-    if state
-        .storage()
-        .revoke_api_key(&workspace.id, &key_id, state.now())
-        .await?
-    {
+    if state.storage().revoke_api_key(&workspace.id, &key_id, state.now()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!("key {key_id} not found")))

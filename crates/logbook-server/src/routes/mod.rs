@@ -2,7 +2,9 @@
 
 pub mod catalog;
 pub mod events;
+pub mod export;
 pub mod health;
+pub mod integrity;
 pub mod keys;
 pub mod settings;
 pub mod workspaces;

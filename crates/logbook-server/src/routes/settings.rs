@@ -24,10 +24,7 @@ pub struct SettingsView {
 
 impl From<Workspace> for SettingsView {
     fn from(workspace: Workspace) -> SettingsView {
-        SettingsView {
-            name: workspace.name,
-            audit_log_enabled: workspace.settings.audit_log_enabled,
-        }
+        SettingsView { name: workspace.name, audit_log_enabled: workspace.settings.audit_log_enabled }
     }
 }
 
@@ -74,22 +71,10 @@ pub async fn put(
     if let Some(name) = &request.name
         && (name.trim().is_empty() || name.chars().count() > 200)
     {
-        return Err(ApiError::invalid_request(vec![FieldIssue::new(
-            "name",
-            "must be 1 to 200 characters",
-        )]));
+        return Err(ApiError::invalid_request(vec![FieldIssue::new("name", "must be 1 to 200 characters")]));
     }
-    let settings = request
-        .audit_log_enabled
-        .map(|audit_log_enabled| WorkspaceSettings { audit_log_enabled });
-    let update = WorkspaceUpdate {
-        name: request.name,
-        settings,
-        catalog: None,
-    };
-    let updated = state
-        .storage()
-        .update_workspace(&workspace.id, update)
-        .await?;
+    let settings = request.audit_log_enabled.map(|audit_log_enabled| WorkspaceSettings { audit_log_enabled });
+    let update = WorkspaceUpdate { name: request.name, settings, catalog: None };
+    let updated = state.storage().update_workspace(&workspace.id, update).await?;
     Ok(Json(updated.into()))
 }

@@ -84,33 +84,19 @@ pub async fn create(
     }
     let name = request.name.unwrap_or_else(|| request.id.clone());
     if name.trim().is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::invalid_request(vec![FieldIssue::new(
-            "name",
-            "must be 1 to 200 characters",
-        )]));
+        return Err(ApiError::invalid_request(vec![FieldIssue::new("name", "must be 1 to 200 characters")]));
     }
-    let workspace = state
-        .storage()
-        .create_workspace(NewWorkspace {
-            id: request.id,
-            name,
-            created_at: state.now(),
-        })
-        .await?;
+    let workspace =
+        state.storage().create_workspace(NewWorkspace { id: request.id, name, created_at: state.now() }).await?;
     Ok((StatusCode::CREATED, Json(workspace.into())))
 }
 
 /// Lists workspaces (operator token).
 #[utoipa::path(get, path = "/v1/workspaces", tag = "workspaces", security(("bearer" = [])),
     responses((status = 200, body = WorkspaceList), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope)))]
-pub async fn list(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<WorkspaceList>, ApiError> {
+pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<WorkspaceList>, ApiError> {
     let principal = authenticate(&state, &headers).await?;
     require(&principal, Permission::ManageWorkspaces)?;
     let workspaces = state.storage().list_workspaces().await?;
-    Ok(Json(WorkspaceList {
-        workspaces: workspaces.into_iter().map(WorkspaceView::from).collect(),
-    }))
+    Ok(Json(WorkspaceList { workspaces: workspaces.into_iter().map(WorkspaceView::from).collect() }))
 }

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 pub const OPERATOR: &str = "operator-token-for-tests-0123456789";
+pub const LOG_NAME: &str = "logbook.test";
 
 pub struct TestApp {
     pub router: Router,
@@ -44,45 +45,28 @@ impl TestApp {
     /// A server with the given workspaces, each with a key per role.
     pub async fn new(workspaces: &[&str]) -> TestApp {
         let directory = tempfile::tempdir().expect("a temporary directory");
-        let storage: Arc<dyn Storage> =
-            Arc::new(SqliteStorage::open(directory.path()).expect("storage opens"));
+        let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(directory.path()).expect("storage opens"));
         let config = ServerConfig {
             operator_token: OPERATOR.into(),
             limits: Limits::default(),
+            log_name: LOG_NAME.into(),
+            log_key_seed: [7; 32],
         };
         let state = AppState::new(storage.clone(), config).await.expect("state");
-        let mut app = TestApp {
-            router: logbook_server::router(state),
-            storage,
-            keys: HashMap::new(),
-            _directory: directory,
-        };
+        let mut app =
+            TestApp { router: logbook_server::router(state), storage, keys: HashMap::new(), _directory: directory };
         for workspace in workspaces {
-            let created = app
-                .call(
-                    Method::POST,
-                    "/v1/workspaces",
-                    Some(OPERATOR),
-                    Some(json!({"id": workspace})),
-                )
-                .await;
+            let created =
+                app.call(Method::POST, "/v1/workspaces", Some(OPERATOR), Some(json!({"id": workspace}))).await;
             assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
             let mut roles = HashMap::new();
             for role in Role::ALL {
                 let path = format!("/v1/workspaces/{workspace}/keys");
                 let key = app
-                    .call(
-                        Method::POST,
-                        &path,
-                        Some(OPERATOR),
-                        Some(json!({"name": role.as_str(), "roles": [role]})),
-                    )
+                    .call(Method::POST, &path, Some(OPERATOR), Some(json!({"name": role.as_str(), "roles": [role]})))
                     .await;
                 assert_eq!(key.status, StatusCode::CREATED, "{key:?}");
-                roles.insert(
-                    role,
-                    key.body["token"].as_str().expect("a token").to_string(),
-                );
+                roles.insert(role, key.body["token"].as_str().expect("a token").to_string());
             }
             app.keys.insert(workspace.to_string(), roles);
         }
@@ -95,16 +79,23 @@ impl TestApp {
     }
 
     /// Sends a request with an optional token and JSON body.
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Answer {
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
         let bytes = body.map(|body| body.to_string().into_bytes());
-        self.raw(method, path, token, Some("application/json"), bytes)
-            .await
+        self.raw(method, path, token, Some("application/json"), bytes).await
+    }
+
+    /// Sends a GET and returns the raw body text.
+    pub async fn text(&self, path: &str, token: &str, accept: Option<&str>) -> (StatusCode, String) {
+        let mut request =
+            Request::builder().method(Method::GET).uri(path).header("authorization", format!("Bearer {token}"));
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        let response =
+            self.router.clone().oneshot(request.body(Body::empty()).expect("a request")).await.expect("an answer");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("a body");
+        (status, String::from_utf8(bytes.to_vec()).expect("UTF-8"))
     }
 
     /// Sends a request with raw body bytes and content type.
@@ -123,35 +114,18 @@ impl TestApp {
         if let (Some(_), Some(content_type)) = (&body, content_type) {
             request = request.header("content-type", content_type);
         }
-        let request = request
-            .body(body.map_or_else(Body::empty, Body::from))
-            .expect("a request");
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("the router answers");
+        let request = request.body(body.map_or_else(Body::empty, Body::from)).expect("a request");
+        let response = self.router.clone().oneshot(request).await.expect("the router answers");
         let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .expect("a body");
-        Answer {
-            status,
-            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        }
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("a body");
+        Answer { status, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
     }
 
     /// Ingests events as the workspace's publisher and expects 201.
     pub async fn ingest(&self, workspace: &str, events: Vec<Value>) -> Vec<Value> {
         let path = format!("/v1/workspaces/{workspace}/events");
         let answer = self
-            .call(
-                Method::POST,
-                &path,
-                Some(self.key(workspace, Role::Publisher)),
-                Some(json!({"events": events})),
-            )
+            .call(Method::POST, &path, Some(self.key(workspace, Role::Publisher)), Some(json!({"events": events})))
             .await;
         assert_eq!(answer.status, StatusCode::CREATED, "{answer:?}");
         answer.body["events"].as_array().expect("events").clone()
@@ -159,12 +133,7 @@ impl TestApp {
 
     /// How many events a workspace's log holds.
     pub async fn event_count(&self, workspace: &str) -> u64 {
-        self.storage
-            .workspace(workspace)
-            .await
-            .expect("storage")
-            .expect("workspace")
-            .event_count
+        self.storage.workspace(workspace).await.expect("storage").expect("workspace").event_count
     }
 
     /// Every page of a feed path (which may carry a query), following cursors.
@@ -172,24 +141,14 @@ impl TestApp {
         let mut events = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let separator = if path_and_query.contains('?') {
-                '&'
-            } else {
-                '?'
-            };
+            let separator = if path_and_query.contains('?') { '&' } else { '?' };
             let path = match &cursor {
                 Some(cursor) => format!("{path_and_query}{separator}cursor={cursor}"),
                 None => path_and_query.to_string(),
             };
             let page = self.call(Method::GET, &path, Some(token), None).await;
             assert_eq!(page.status, StatusCode::OK, "{path}: {page:?}");
-            events.extend(
-                page.body["events"]
-                    .as_array()
-                    .expect("events")
-                    .iter()
-                    .cloned(),
-            );
+            events.extend(page.body["events"].as_array().expect("events").iter().cloned());
             match page.body["next_cursor"].as_str() {
                 Some(next) => cursor = Some(next.to_string()),
                 None => return events,

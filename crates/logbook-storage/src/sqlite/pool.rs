@@ -19,18 +19,13 @@ pub(crate) struct ReadPool {
 
 impl ReadPool {
     pub(crate) fn new(path: PathBuf) -> ReadPool {
-        ReadPool {
-            path,
-            idle: Arc::new(Mutex::new(Vec::new())),
-        }
+        ReadPool { path, idle: Arc::new(Mutex::new(Vec::new())) }
     }
 
     fn open(&self) -> Result<Connection, StorageError> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-            | OpenFlags::SQLITE_OPEN_URI;
-        let connection = Connection::open_with_flags(&self.path, flags)
-            .map_err(|error| StorageError::Backend(error.to_string()))?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let connection =
+            Connection::open_with_flags(&self.path, flags).map_err(|error| StorageError::Backend(error.to_string()))?;
         connection
             .busy_timeout(std::time::Duration::from_secs(5))
             .map_err(|error| StorageError::Backend(error.to_string()))?;
@@ -46,20 +41,13 @@ impl ReadPool {
     {
         let pool = self.clone();
         tokio::task::spawn_blocking(move || {
-            let reused = pool
-                .idle
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .pop();
+            let reused = pool.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop();
             let connection = match reused {
                 Some(connection) => connection,
                 None => pool.open()?,
             };
             let result = work(&connection);
-            let mut idle = pool
-                .idle
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut idle = pool.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             if idle.len() < MAX_IDLE {
                 idle.push(connection);
             }

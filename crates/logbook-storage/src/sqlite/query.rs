@@ -21,7 +21,7 @@ fn prefix_upper_bound(prefix: &str) -> String {
     upper
 }
 
-/// Builds the page query: `SELECT seq, id, body FROM …` in feed order.
+/// Builds the page query: `SELECT seq, id, body, leaf_hash FROM …` in feed order.
 pub(crate) fn page_query(workspace: &str, query: &EventQuery) -> Sql {
     let filter = &query.filter;
     let mut parameters: Vec<SqlValue> = vec![SqlValue::Text(workspace.to_string())];
@@ -37,13 +37,9 @@ pub(crate) fn page_query(workspace: &str, query: &EventQuery) -> Sql {
         Some(record) => {
             let record_type = bind(&mut parameters, SqlValue::Text(record.record_type.clone()));
             let record_id = bind(&mut parameters, SqlValue::Text(record.id.clone()));
-            conditions.push(format!(
-                "r.workspace = ?1 AND r.record_type = {record_type} AND r.record_id = {record_id}"
-            ));
-            (
-                "event_records r JOIN events e ON e.workspace = r.workspace AND e.seq = r.seq",
-                "r",
-            )
+            conditions
+                .push(format!("r.workspace = ?1 AND r.record_type = {record_type} AND r.record_id = {record_id}"));
+            ("event_records r JOIN events e ON e.workspace = r.workspace AND e.seq = r.seq", "r")
         }
         None => ("events e", "e"),
     };
@@ -52,12 +48,7 @@ pub(crate) fn page_query(workspace: &str, query: &EventQuery) -> Sql {
         let list: Vec<String> = filter
             .categories
             .iter()
-            .map(|category| {
-                bind(
-                    &mut parameters,
-                    SqlValue::Text(category.as_str().to_string()),
-                )
-            })
+            .map(|category| bind(&mut parameters, SqlValue::Text(category.as_str().to_string())))
             .collect();
         conditions.push(format!("e.category IN ({})", list.join(", ")));
     }
@@ -66,10 +57,9 @@ pub(crate) fn page_query(workspace: &str, query: &EventQuery) -> Sql {
             .actions
             .iter()
             .map(|pattern| match pattern {
-                ActionPattern::Exact(action) => format!(
-                    "e.action = {}",
-                    bind(&mut parameters, SqlValue::Text(action.clone()))
-                ),
+                ActionPattern::Exact(action) => {
+                    format!("e.action = {}", bind(&mut parameters, SqlValue::Text(action.clone())))
+                }
                 ActionPattern::Prefix(prefix) => {
                     let lower = bind(&mut parameters, SqlValue::Text(prefix.clone()));
                     let upper = bind(&mut parameters, SqlValue::Text(prefix_upper_bound(prefix)));
@@ -81,20 +71,11 @@ pub(crate) fn page_query(workspace: &str, query: &EventQuery) -> Sql {
     }
     let mut equal = |column: &str, value: Option<String>, parameters: &mut Vec<SqlValue>| {
         if let Some(value) = value {
-            conditions.push(format!(
-                "{column} = {}",
-                bind(parameters, SqlValue::Text(value))
-            ));
+            conditions.push(format!("{column} = {}", bind(parameters, SqlValue::Text(value))));
         }
     };
     equal("e.actor_id", filter.actor_id.clone(), &mut parameters);
-    equal(
-        "e.actor_type",
-        filter
-            .actor_type
-            .map(|actor_type| actor_type.as_str().to_string()),
-        &mut parameters,
-    );
+    equal("e.actor_type", filter.actor_type.map(|actor_type| actor_type.as_str().to_string()), &mut parameters);
     equal("e.target_type", filter.target_type.clone(), &mut parameters);
     equal("e.target_id", filter.target_id.clone(), &mut parameters);
 
@@ -107,10 +88,7 @@ pub(crate) fn page_query(workspace: &str, query: &EventQuery) -> Sql {
         conditions.push(format!("{ordering}.occurred_at < {until}"));
     }
     if let Some(max_seq) = query.max_seq {
-        let max_seq = bind(
-            &mut parameters,
-            SqlValue::Integer(i64::try_from(max_seq).unwrap_or(i64::MAX)),
-        );
+        let max_seq = bind(&mut parameters, SqlValue::Integer(i64::try_from(max_seq).unwrap_or(i64::MAX)));
         conditions.push(format!("{ordering}.seq <= {max_seq}"));
     }
     let (comparison, direction) = match query.order {
@@ -118,24 +96,15 @@ pub(crate) fn page_query(workspace: &str, query: &EventQuery) -> Sql {
         Order::Asc => (">", "ASC"),
     };
     if let Some(after) = query.after {
-        let occurred_at = bind(
-            &mut parameters,
-            SqlValue::Integer(after.occurred_at.as_millis()),
-        );
-        let seq = bind(
-            &mut parameters,
-            SqlValue::Integer(i64::try_from(after.seq).unwrap_or(i64::MAX)),
-        );
+        let occurred_at = bind(&mut parameters, SqlValue::Integer(after.occurred_at.as_millis()));
+        let seq = bind(&mut parameters, SqlValue::Integer(i64::try_from(after.seq).unwrap_or(i64::MAX)));
         conditions.push(format!(
             "({ordering}.occurred_at {comparison} {occurred_at} OR ({ordering}.occurred_at = {occurred_at} AND {ordering}.seq {comparison} {seq}))"
         ));
     }
-    let limit = bind(
-        &mut parameters,
-        SqlValue::Integer(i64::try_from(query.limit).unwrap_or(i64::MAX)),
-    );
+    let limit = bind(&mut parameters, SqlValue::Integer(i64::try_from(query.limit).unwrap_or(i64::MAX)));
     let text = format!(
-        "SELECT e.seq, e.id, e.body FROM {from} WHERE {} ORDER BY {ordering}.occurred_at {direction}, {ordering}.seq {direction} LIMIT {limit}",
+        "SELECT e.seq, e.id, e.body, e.leaf_hash FROM {from} WHERE {} ORDER BY {ordering}.occurred_at {direction}, {ordering}.seq {direction} LIMIT {limit}",
         conditions.join(" AND ")
     );
     Sql { text, parameters }

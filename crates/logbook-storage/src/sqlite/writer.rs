@@ -51,9 +51,7 @@ where
             (_, Some(Err(job_error))) => Err(job_error),
             (Err(commit_error), _) => Err(commit_error),
             (Ok(()), Some(Ok(value))) => Ok(value),
-            (Ok(()), None) => Err(StorageError::Backend(
-                "a job was answered without running".into(),
-            )),
+            (Ok(()), None) => Err(StorageError::Backend("a job was answered without running".into())),
         };
         // The caller may have gone away (its request was dropped); that is fine.
         let _ = self.reply.send(answer);
@@ -84,18 +82,9 @@ impl Writer {
         F: FnOnce(&Connection) -> Result<T, StorageError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job = Box::new(TypedJob {
-            work: Some(work),
-            result: None,
-            reply,
-        });
-        self.queue
-            .send(job)
-            .await
-            .map_err(|_| StorageError::Unavailable("the writer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StorageError::Unavailable("the writer stopped before answering".into()))?
+        let job = Box::new(TypedJob { work: Some(work), result: None, reply });
+        self.queue.send(job).await.map_err(|_| StorageError::Unavailable("the writer has stopped".into()))?;
+        answer.await.map_err(|_| StorageError::Unavailable("the writer stopped before answering".into()))?
     }
 }
 
@@ -120,16 +109,10 @@ fn run_writer(connection: Connection, mut receiver: mpsc::Receiver<Box<dyn Job>>
 
 fn commit_jobs(connection: &Connection, jobs: &mut [Box<dyn Job>]) -> Result<(), StorageError> {
     let backend = |error: rusqlite::Error| StorageError::Backend(error.to_string());
-    connection
-        .execute_batch("BEGIN IMMEDIATE")
-        .map_err(backend)?;
+    connection.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
     for job in jobs.iter_mut() {
         let step = connection.execute_batch("SAVEPOINT job").and_then(|()| {
-            let statement = if job.run(connection) {
-                "RELEASE job"
-            } else {
-                "ROLLBACK TO job; RELEASE job"
-            };
+            let statement = if job.run(connection) { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
             connection.execute_batch(statement)
         });
         if let Err(error) = step {

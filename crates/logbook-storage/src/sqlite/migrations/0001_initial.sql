@@ -23,7 +23,9 @@ CREATE TABLE api_keys (
 CREATE INDEX api_keys_by_workspace ON api_keys (workspace, created_at);
 
 -- One row per event. The columns beside `body` are copies of body fields that
--- filters use; `body` is the event as validated, never rewritten.
+-- filters use; `body` is the event as validated, never rewritten. `personal`
+-- holds the commitments (and salts) of its personal fields; `leaf_hash` is a copy
+-- of the tree's leaf for reads (the tree below is what verification trusts).
 CREATE TABLE events (
     workspace        TEXT NOT NULL,
     seq              INTEGER NOT NULL,
@@ -37,6 +39,8 @@ CREATE TABLE events (
     target_id        TEXT NOT NULL,
     idempotency_key  TEXT,
     body             TEXT NOT NULL,
+    personal         TEXT NOT NULL,
+    leaf_hash        BLOB NOT NULL,
     PRIMARY KEY (workspace, seq)
 ) STRICT;
 CREATE UNIQUE INDEX events_by_id ON events (workspace, id);
@@ -56,6 +60,16 @@ CREATE TABLE event_records (
     occurred_at  INTEGER NOT NULL,
     seq          INTEGER NOT NULL,
     PRIMARY KEY (workspace, record_type, record_id, occurred_at, seq)
+) STRICT, WITHOUT ROWID;
+
+-- The Merkle tree of each workspace's log: the hash of every complete subtree,
+-- level 0 being the leaves (see crates/logbook-tlog). Proofs read O(log n) rows.
+CREATE TABLE tree_nodes (
+    workspace  TEXT NOT NULL,
+    level      INTEGER NOT NULL,
+    idx        INTEGER NOT NULL,
+    hash       BLOB NOT NULL,
+    PRIMARY KEY (workspace, level, idx)
 ) STRICT, WITHOUT ROWID;
 
 CREATE TABLE secrets (

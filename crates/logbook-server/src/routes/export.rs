@@ -1,0 +1,169 @@
+//! Exports: the events under a filter as NDJSON, streamed with constant memory,
+//! each line carrying what `logbook verify` needs (`docs/canonical-form.md` §6).
+//!
+//! An unfiltered export of a caller who sees every category holds the whole log
+//! in `seq` order and is checked by rebuilding the tree; any other export carries
+//! an inclusion proof on every line.
+
+use std::collections::HashMap;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::header::CONTENT_DISPOSITION;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::Response;
+use logbook_core::export::ExportLine;
+use logbook_core::integrity::encode_hash;
+use logbook_core::{Category, EventFilter, EventQuery, Order, Position};
+use logbook_storage::StorageError;
+use tokio::sync::mpsc;
+
+use crate::auth::workspace_access;
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::routes::events::{FeedParams, query_params, visible_filter};
+use crate::routes::integrity::{LineSender, ndjson_response};
+use crate::state::AppState;
+
+/// How many events an export reads at once.
+const EXPORT_CHUNK: usize = 1000;
+
+/// The response header naming the tree size an export was taken at.
+pub const TREE_SIZE_HEADER: &str = "logbook-tree-size";
+
+/// Streams the events matching the feed's filters as NDJSON (readers of the log).
+#[utoipa::path(get, path = "/v1/workspaces/{workspace}/export", tag = "events",
+    params(("workspace" = String, Path, description = "workspace id"), FeedParams), security(("bearer" = [])),
+    responses((status = 200, description = "one export line per event", content_type = "application/x-ndjson", body = String,
+            headers(("Logbook-Tree-Size" = u64, description = "the tree size the export was taken at"))),
+        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+pub async fn export(
+    State(state): State<AppState>,
+    Path(workspace): Path<String>,
+    headers: HeaderMap,
+    params: Result<Query<FeedParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let (principal, workspace) = workspace_access(&state, &headers, &workspace).await?;
+    let mut params = query_params(params)?;
+    match params.format.take().as_deref() {
+        Some("ndjson") => {}
+        _ => return Err(ApiError::invalid_parameter("format must be ndjson")),
+    }
+    if params.cursor.is_some() || params.limit.is_some() || params.order.is_some() {
+        return Err(ApiError::invalid_parameter(
+            "an export has no cursor, limit or order: it streams every matching event",
+        ));
+    }
+    let (filter, _, _, _) = visible_filter(&principal, &workspace, params)?;
+    let size = workspace.event_count;
+    let complete = filter == EventFilter { categories: Category::ALL.to_vec(), ..EventFilter::default() };
+    let (sender, receiver) = mpsc::channel(8);
+    let workspace_id = workspace.id.clone();
+    tokio::spawn(async move {
+        let result = if complete {
+            export_log(&state, &workspace_id, size, &sender).await
+        } else {
+            export_filtered(&state, &workspace_id, size, filter, &sender).await
+        };
+        if let Err(error) = result {
+            // The status line has gone; ending the stream early tells the client.
+            tracing::error!(%error, "an export stopped");
+        }
+    });
+    let mut response = ndjson_response(receiver);
+    let filename = format!("attachment; filename=\"{}-events-{size}.ndjson\"", workspace.id);
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_DISPOSITION, HeaderValue::from_str(&filename).map_err(|_| ApiError::internal())?);
+    headers.insert(TREE_SIZE_HEADER, HeaderValue::from(size));
+    Ok(response)
+}
+
+/// Sends one line; `false` when the client went away.
+async fn send(sender: &LineSender, line: &ExportLine) -> Result<bool, StorageError> {
+    let mut text = serde_json::to_string(line).map_err(|error| StorageError::Backend(error.to_string()))?;
+    text.push('\n');
+    Ok(sender.send(text).await.is_ok())
+}
+
+/// Every stored event in `seq` order, with the tree's leaf at its position, and
+/// then any row past the log's live size (which only tampering can put there).
+async fn export_log(state: &AppState, workspace: &str, size: u64, sender: &LineSender) -> Result<(), StorageError> {
+    let storage = state.storage();
+    let mut from = 0;
+    while from < size {
+        let entries = storage.log_entries(workspace, from, EXPORT_CHUNK).await?;
+        let (Some(first), Some(last)) = (entries.first(), entries.last()) else { break };
+        let span = usize::try_from(last.event.seq.min(size.saturating_sub(1)).saturating_sub(first.event.seq) + 1)
+            .unwrap_or(usize::MAX);
+        let leaves: HashMap<u64, _> =
+            storage.tree_leaves(workspace, first.event.seq, span).await?.into_iter().collect();
+        from = last.event.seq + 1;
+        for entry in entries {
+            if entry.event.seq >= size {
+                from = size;
+                break;
+            }
+            let mut event = entry.event;
+            event.leaf_hash = leaves.get(&event.seq).map(encode_hash).unwrap_or_default();
+            if !send(sender, &ExportLine { event, commitments: entry.commitments, tree_size: size, proof: None })
+                .await?
+            {
+                return Ok(());
+            }
+        }
+    }
+    let live = storage.workspace(workspace).await?.map_or(size, |workspace| workspace.event_count);
+    for orphan in storage.log_entries(workspace, live.max(size), EXPORT_CHUNK).await? {
+        let mut event = orphan.event;
+        event.leaf_hash = String::new();
+        if !send(sender, &ExportLine { event, commitments: orphan.commitments, tree_size: size, proof: None }).await? {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// The events under a filter, oldest first, each with its inclusion proof.
+async fn export_filtered(
+    state: &AppState,
+    workspace: &str,
+    size: u64,
+    filter: EventFilter,
+    sender: &LineSender,
+) -> Result<(), StorageError> {
+    if size == 0 || filter.categories.is_empty() {
+        return Ok(());
+    }
+    let storage = state.storage();
+    let mut after = None;
+    loop {
+        let query = EventQuery {
+            filter: filter.clone(),
+            order: Order::Asc,
+            limit: EXPORT_CHUNK,
+            after,
+            max_seq: Some(size - 1),
+        };
+        let events = storage.query(workspace, &query).await?;
+        let Some(last) = events.last() else { return Ok(()) };
+        after = Some(Position { occurred_at: last.body.occurred_at, seq: last.seq });
+        let full_page = events.len() == EXPORT_CHUNK;
+        let mut commitments: HashMap<u64, _> =
+            storage.commitments(workspace, events.iter().map(|event| event.seq).collect()).await?.into_iter().collect();
+        for event in events {
+            let proof = storage.inclusion_proof(workspace, event.seq, size).await?;
+            let commitments = commitments.remove(&event.seq).unwrap_or_default();
+            let line = ExportLine {
+                event,
+                commitments,
+                tree_size: size,
+                proof: Some(proof.iter().map(encode_hash).collect()),
+            };
+            if !send(sender, &line).await? {
+                return Ok(());
+            }
+        }
+        if !full_page {
+            return Ok(());
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! The verifiable log through the real router: keys, checkpoints, inclusion and
+//! consistency proofs, the server's verification, and exports that verify offline.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{LOG_NAME, TestApp, event};
+use logbook_core::Role;
+use logbook_core::export::verify_export;
+use logbook_core::integrity::decode_hash;
+use logbook_tlog::checkpoint::{Checkpoint, open_checkpoint};
+use logbook_tlog::note::Verifier;
+use logbook_tlog::proof::{verify_consistency, verify_inclusion};
+use logbook_tlog::tlog_proof::TlogProof;
+use serde_json::Value;
+
+async fn app_with_events() -> (TestApp, Vec<Value>) {
+    let app = TestApp::new(&["acme", "beta"]).await;
+    let mut answers = Vec::new();
+    for round in 0..5 {
+        let batch = (0..20)
+            .map(|n| {
+                if n % 4 == 0 {
+                    event("user.login_failed", "user", &format!("U-{n}"))
+                } else {
+                    event("ticket.created", "ticket", &format!("T-{round}-{n}"))
+                }
+            })
+            .collect();
+        answers.extend(app.ingest("acme", batch).await);
+    }
+    app.ingest("beta", vec![event("ticket.created", "ticket", "T-1")]).await;
+    (app, answers)
+}
+
+async fn verifier(app: &TestApp) -> Verifier {
+    let keys = app.call(axum::http::Method::GET, "/v1/log-keys", None, None).await;
+    let key = keys.body["keys"][0].as_str().expect("a verifier key");
+    assert!(key.starts_with(&format!("{LOG_NAME}+")), "{key}");
+    Verifier::parse(key).expect("a C2SP verifier key")
+}
+
+async fn checkpoint(app: &TestApp, token: &str, query: &str) -> (String, Checkpoint) {
+    let (status, text) = app.text(&format!("/v1/workspaces/acme/checkpoint{query}"), token, None).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let opened =
+        open_checkpoint(&text, &verifier(app).await, &format!("{LOG_NAME}/acme")).expect("the checkpoint verifies");
+    (text, opened)
+}
+
+#[tokio::test]
+async fn checkpoints_and_proofs_verify_with_the_published_key() {
+    let (app, answers) = app_with_events().await;
+    let auditor = app.key("acme", Role::Auditor).to_string();
+    let (_, latest) = checkpoint(&app, &auditor, "").await;
+    assert_eq!(latest.size, 100);
+    let (_, at_40) = checkpoint(&app, &auditor, "?size=40").await;
+    assert_eq!(at_40.size, 40);
+    let (status, _) = app.text("/v1/workspaces/acme/checkpoint?size=101", &auditor, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    for answer in answers.iter().step_by(7) {
+        let id = answer["id"].as_str().unwrap();
+        let seq = answer["seq"].as_u64().unwrap();
+        let proof = app
+            .call(axum::http::Method::GET, &format!("/v1/workspaces/acme/events/{id}/proof"), Some(&auditor), None)
+            .await;
+        assert_eq!(proof.status, StatusCode::OK, "{proof:?}");
+        assert_eq!((proof.body["seq"].as_u64(), proof.body["tree_size"].as_u64()), (Some(seq), Some(100)));
+        assert_eq!(proof.body["leaf_hash"], answer["leaf_hash"], "the ingest answer's leaf is the proven one");
+        let hashes: Vec<_> = proof.body["hashes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|hash| decode_hash(hash.as_str().unwrap()).unwrap())
+            .collect();
+        let leaf = decode_hash(answer["leaf_hash"].as_str().unwrap()).unwrap();
+        let signed = open_checkpoint(
+            proof.body["checkpoint"].as_str().unwrap(),
+            &verifier(&app).await,
+            &format!("{LOG_NAME}/acme"),
+        )
+        .unwrap();
+        verify_inclusion(&leaf, seq, signed.size, &hashes, &signed.root).expect("the inclusion proof verifies");
+
+        if seq < 40 {
+            let (status, text) =
+                app.text(&format!("/v1/workspaces/acme/events/{id}/proof?size=40"), &auditor, Some("text/plain")).await;
+            assert_eq!(status, StatusCode::OK);
+            let tlog_proof = TlogProof::parse(&text).expect("a C2SP tlog-proof");
+            let opened = tlog_proof
+                .verify(&leaf, &verifier(&app).await, &format!("{LOG_NAME}/acme"))
+                .expect("the tlog-proof verifies");
+            assert_eq!(opened, at_40);
+        }
+    }
+    let consistency =
+        app.call(axum::http::Method::GET, "/v1/workspaces/acme/consistency?from=40&to=100", Some(&auditor), None).await;
+    let hashes: Vec<_> = consistency.body["hashes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|hash| decode_hash(hash.as_str().unwrap()).unwrap())
+        .collect();
+    verify_consistency(40, 100, &hashes, &at_40.root, &latest.root).expect("checkpoints are consistent");
+    for query in ["from=0&to=10", "from=50&to=40", "from=1&to=101", "from=1", "from=x&to=5"] {
+        let answer = app
+            .call(axum::http::Method::GET, &format!("/v1/workspaces/acme/consistency?{query}"), Some(&auditor), None)
+            .await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{query}");
+    }
+    let first = answers[0]["id"].as_str().unwrap();
+    let too_small = app
+        .call(
+            axum::http::Method::GET,
+            &format!("/v1/workspaces/acme/events/{first}/proof?size=0"),
+            Some(&auditor),
+            None,
+        )
+        .await;
+    assert_eq!(too_small.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn readers_prove_only_what_they_may_see() {
+    let (app, answers) = app_with_events().await;
+    let login = answers[0]["id"].as_str().unwrap();
+    let supervisor = app.key("acme", Role::Supervisor);
+    let hidden = app
+        .call(axum::http::Method::GET, &format!("/v1/workspaces/acme/events/{login}/proof"), Some(supervisor), None)
+        .await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND, "an audit event is absent for a supervisor");
+    assert_eq!(app.text("/v1/workspaces/acme/checkpoint", supervisor, None).await.0, StatusCode::OK);
+    assert_eq!(
+        app.text("/v1/workspaces/acme/checkpoint", app.key("acme", Role::Agent), None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.text("/v1/workspaces/acme/checkpoint", app.key("beta", Role::Admin), None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(app.text("/v1/workspaces/acme/verify", supervisor, None).await.0, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_server_verifies_an_intact_log() {
+    let (app, _) = app_with_events().await;
+    let (status, text) = app.text("/v1/workspaces/acme/verify", app.key("acme", Role::Admin), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let verdict: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(verdict, serde_json::json!({"ok": true, "size": 100}));
+    let (_, empty) = app.text("/v1/workspaces/beta/verify", common::OPERATOR, None).await;
+    assert!(empty.contains("\"ok\":true"), "{empty}");
+}
+
+#[tokio::test]
+async fn exports_verify_offline_whole_or_filtered() {
+    let (app, _) = app_with_events().await;
+    let auditor = app.key("acme", Role::Auditor).to_string();
+    let (_, at_100) = checkpoint(&app, &auditor, "").await;
+    let (status, full) = app.text("/v1/workspaces/acme/export?format=ndjson", &auditor, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let report = verify_export(full.lines(), &at_100).expect("the full export verifies");
+    assert_eq!((report.events, report.complete), (100, true));
+
+    let (_, filtered) = app.text("/v1/workspaces/acme/export?format=ndjson&action=user.*", &auditor, None).await;
+    let report = verify_export(filtered.lines(), &at_100).expect("the filtered export verifies");
+    assert_eq!((report.events, report.complete), (25, false));
+
+    // A supervisor sees only activity: its export is partial and proves each event.
+    let (_, activity) =
+        app.text("/v1/workspaces/acme/export?format=ndjson", app.key("acme", Role::Supervisor), None).await;
+    let report = verify_export(activity.lines(), &at_100).expect("the activity export verifies");
+    assert_eq!((report.events, report.complete), (75, false));
+    assert!(activity.lines().all(|line| line.contains("\"category\":\"activity\"")));
+
+    // Events that arrive after the export do not disturb it; an old checkpoint still fits.
+    app.ingest("acme", vec![event("ticket.created", "ticket", "T-late")]).await;
+    assert!(verify_export(full.lines(), &at_100).is_ok());
+    let (_, at_101) = checkpoint(&app, &auditor, "").await;
+    let mismatch = verify_export(full.lines(), &at_101).unwrap_err();
+    assert!(mismatch.message.contains("?size=100"), "{}", mismatch.message);
+
+    // Editing an exported line is caught at its seq.
+    let edited: Vec<String> = full
+        .lines()
+        .map(|line| if line.contains("\"seq\":42,") { line.replace("T-2-2", "T-9-9") } else { line.to_string() })
+        .collect();
+    assert_eq!(verify_export(&edited, &at_100).unwrap_err().seq, Some(42));
+    for query in ["format=csv", "", "format=ndjson&limit=5", "format=ndjson&cursor=x"] {
+        let (status, _) = app.text(&format!("/v1/workspaces/acme/export?{query}"), &auditor, None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+    }
+}
