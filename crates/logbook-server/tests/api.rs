@@ -247,6 +247,14 @@ async fn openapi_document_matches_its_snapshot() {
     ] {
         assert!(paths.contains_key(path), "{path} is documented");
     }
+    // No path edits or deletes an event: events are only ever created.
+    for (path, item) in paths {
+        if path.contains("/events") {
+            for method in ["put", "patch", "delete"] {
+                assert!(item.get(method).is_none(), "{method} {path} would edit or delete events");
+            }
+        }
+    }
     let snapshot_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json");
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
         std::fs::write(snapshot_path, format!("{document}\n")).expect("snapshot written");

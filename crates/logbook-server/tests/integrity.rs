@@ -154,6 +154,21 @@ async fn the_server_verifies_an_intact_log() {
 }
 
 #[tokio::test]
+async fn long_verifications_report_progress() {
+    let app = TestApp::new(&["acme"]).await;
+    for round in 0..6 {
+        app.ingest("acme", (0..1000).map(|n| event("ticket.created", "ticket", &format!("T-{round}-{n}"))).collect())
+            .await;
+    }
+    let (_, text) = app.text("/v1/workspaces/acme/verify", app.key("acme", Role::Admin), None).await;
+    let lines: Vec<Value> = text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(
+        lines,
+        [serde_json::json!({"checked": 5000, "size": 6000}), serde_json::json!({"ok": true, "size": 6000})]
+    );
+}
+
+#[tokio::test]
 async fn exports_verify_offline_whole_or_filtered() {
     let (app, _) = app_with_events().await;
     let auditor = app.key("acme", Role::Auditor).to_string();

@@ -2,55 +2,19 @@
 //! ingest; after a restart on the same data directory, every acknowledged event
 //! is present and intact, and the log's `seq` has no gap.
 
+mod common;
+
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::{OPERATOR, Server, post};
 use serde_json::{Value, json};
-
-const OPERATOR: &str = "crash-test-operator-token-0123456789";
-
-/// A running server and its base URL.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-fn start(data_dir: &std::path::Path) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_logbook"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .env("LOGBOOK_ADMIN_TOKEN", OPERATOR)
-        .env("LOGBOOK_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("logbook starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines.next().expect("the server prints its address").expect("readable output");
-        if let Some(address) = line.strip_prefix("Logbook listening on ") {
-            break address.trim().to_string();
-        }
-    };
-    // Keep draining stdout so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, base }
-}
-
-async fn post(client: &reqwest::Client, url: &str, token: &str, body: Value) -> reqwest::Result<(u16, Value)> {
-    let response = client.post(url).bearer_auth(token).json(&body).send().await?;
-    let status = response.status().as_u16();
-    Ok((status, response.json().await.unwrap_or(Value::Null)))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_events_survive_sigkill() {
     let directory = tempfile::tempdir().expect("a temporary directory");
-    let mut server = start(directory.path());
+    let mut server = Server::start(directory.path());
     let client = reqwest::Client::new();
     let base = server.base.clone();
     let (status, _) = post(&client, &format!("{base}/v1/workspaces"), OPERATOR, json!({"id": "crash"})).await.unwrap();
@@ -93,15 +57,14 @@ async fn acknowledged_events_survive_sigkill() {
         }));
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    server.child.kill().expect("SIGKILL delivered");
-    server.child.wait().expect("the child is reaped");
+    server.kill();
     for writer in writers {
         writer.await.expect("a writer stopped cleanly");
     }
     let acknowledged = std::mem::take(&mut *acknowledged.lock().unwrap());
     assert!(acknowledged.len() > 100, "only {} events were acknowledged before the kill", acknowledged.len());
 
-    let mut restarted = start(directory.path());
+    let mut restarted = Server::start(directory.path());
     let (_, key) = post(
         &client,
         &format!("{}/v1/workspaces/crash/keys", restarted.base),
@@ -128,8 +91,7 @@ async fn acknowledged_events_survive_sigkill() {
             None => break,
         }
     }
-    restarted.child.kill().ok();
-    restarted.child.wait().ok();
+    restarted.kill();
 
     for (id, expected) in &acknowledged {
         assert_eq!(stored.get(id), Some(expected), "acknowledged event {id} is missing or changed after the crash");
