@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::Category;
+use crate::event::{Actor, Category, EventBody};
+use crate::filter::RecordKey;
 use crate::workspace::WorkspaceSettings;
 
 /// A role held by an API key (and later by a viewer token).
@@ -52,9 +53,9 @@ impl Role {
             Role::Publisher => matches!(permission, Ingest),
             Role::Agent => false,
             Role::Supervisor | Role::Setup => matches!(permission, ReadCatalog),
-            Role::Auditor => matches!(permission, ReadCatalog | ReadConfiguration),
+            Role::Auditor => matches!(permission, ReadCatalog | ReadConfiguration | Export),
             Role::Admin | Role::Superadmin => {
-                matches!(permission, ReadCatalog | ReadConfiguration | ManageConfiguration)
+                matches!(permission, ReadCatalog | ReadConfiguration | ManageConfiguration | Export | MintViewerTokens)
             }
         }
     }
@@ -80,6 +81,10 @@ pub enum Permission {
     ReadConfiguration,
     /// Change settings, the catalog and API keys.
     ManageConfiguration,
+    /// Export the events it may see.
+    Export,
+    /// Mint viewer tokens for end users.
+    MintViewerTokens,
     /// Create and list workspaces (the operator only).
     ManageWorkspaces,
 }
@@ -95,8 +100,21 @@ pub enum Principal {
         workspace: String,
         /// The key's identifier (never its secret).
         key_id: String,
+        /// The key's label.
+        key_name: String,
         /// The key's roles.
         roles: Vec<Role>,
+    },
+    /// A viewer token minted for an end user of the embedding product: reads only.
+    Viewer {
+        /// The workspace it reads.
+        workspace: String,
+        /// The end user; reads are attributed to them.
+        actor: Actor,
+        /// Their roles.
+        roles: Vec<Role>,
+        /// The one record it may see, when scoped.
+        record: Option<RecordKey>,
     },
 }
 
@@ -106,8 +124,32 @@ impl Principal {
     pub fn reaches(&self, workspace: &str) -> bool {
         match self {
             Principal::Operator => true,
-            Principal::ApiKey { workspace: own, .. } => own == workspace,
+            Principal::ApiKey { workspace: own, .. } | Principal::Viewer { workspace: own, .. } => own == workspace,
         }
+    }
+
+    /// The roles held (none for the operator, who needs none).
+    pub fn roles(&self) -> &[Role] {
+        match self {
+            Principal::Operator => &[],
+            Principal::ApiKey { roles, .. } | Principal::Viewer { roles, .. } => roles,
+        }
+    }
+
+    /// The one record a scoped viewer token may see.
+    pub fn record_scope(&self) -> Option<&RecordKey> {
+        match self {
+            Principal::Viewer { record, .. } => record.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Whether an event lies within the principal's record scope (always, when
+    /// it has none).
+    pub fn in_scope(&self, event: &EventBody) -> bool {
+        self.record_scope().is_none_or(|scope| {
+            event.records().iter().any(|record| record.record_type == scope.record_type && record.id == scope.id)
+        })
     }
 
     /// Whether this principal holds `permission` (within a workspace it reaches).
@@ -117,6 +159,11 @@ impl Principal {
             Principal::ApiKey { roles, .. } => {
                 permission != Permission::ManageWorkspaces && roles.iter().any(|role| role.grants(permission))
             }
+            // Viewer tokens read logs (and the catalog that labels them), nothing else.
+            Principal::Viewer { roles, .. } => {
+                matches!(permission, Permission::ReadCatalog | Permission::Export)
+                    && roles.iter().any(|role| role.grants(permission))
+            }
         }
     }
 
@@ -125,7 +172,7 @@ impl Principal {
     pub fn visible_categories(&self, settings: &WorkspaceSettings) -> Vec<Category> {
         match self {
             Principal::Operator => Category::ALL.to_vec(),
-            Principal::ApiKey { roles, .. } => Category::ALL
+            Principal::ApiKey { roles, .. } | Principal::Viewer { roles, .. } => Category::ALL
                 .into_iter()
                 .filter(|&category| roles.iter().any(|role| role.sees(category, settings)))
                 .collect(),
@@ -138,7 +185,12 @@ mod tests {
     use super::*;
 
     fn key(roles: &[Role]) -> Principal {
-        Principal::ApiKey { workspace: "acme".into(), key_id: "k".into(), roles: roles.to_vec() }
+        Principal::ApiKey {
+            workspace: "acme".into(),
+            key_id: "k".into(),
+            key_name: "test".into(),
+            roles: roles.to_vec(),
+        }
     }
 
     fn check(roles: &[Role], audit_log_enabled: bool, expected: &[Category]) {
@@ -175,5 +227,15 @@ mod tests {
         assert!(!key(&[Role::Superadmin]).allows(Permission::ManageWorkspaces));
         assert!(Principal::Operator.allows(Permission::ManageWorkspaces));
         assert!(!key(&[Role::Admin]).reaches("other"));
+        let viewer = Principal::Viewer {
+            workspace: "acme".into(),
+            actor: Actor { actor_type: crate::ActorType::User, id: "U-1".into(), name: None, email: None, role: None },
+            roles: vec![Role::Admin],
+            record: None,
+        };
+        assert!(viewer.allows(Permission::ReadCatalog));
+        assert!(!viewer.allows(Permission::ReadConfiguration) && !viewer.allows(Permission::ManageConfiguration));
+        assert!(!viewer.allows(Permission::Ingest));
+        assert_eq!(viewer.visible_categories(&WorkspaceSettings::default()), [Category::Activity, Category::Audit]);
     }
 }

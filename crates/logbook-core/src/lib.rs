@@ -12,6 +12,7 @@ pub mod filter;
 pub mod integrity;
 pub mod timestamp;
 pub mod validate;
+pub mod viewer_token;
 pub mod workspace;
 
 pub use access::{Permission, Principal, Role};

@@ -1,4 +1,5 @@
-//! Bearer-token authentication: the operator token and workspace API keys.
+//! Bearer-token authentication: the operator token, workspace API keys and viewer
+//! tokens.
 //!
 //! API key tokens read `lbk_<id>_<secret>`. Only SHA-256 of the secret is stored
 //! (the secret is 32 random bytes, so a fast hash is enough), and it is compared
@@ -8,7 +9,8 @@ use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use logbook_core::{Permission, Principal, Timestamp, Workspace};
+use logbook_core::viewer_token::{VIEWER_TOKEN_PREFIX, ViewerClaims, ViewerTokenError};
+use logbook_core::{Permission, Principal, RecordKey, Timestamp, Workspace};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -69,6 +71,15 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Princ
     if bool::from(hash_secret(token).ct_eq(state.operator_token_hash())) {
         return Ok(Principal::Operator);
     }
+    if token.starts_with(VIEWER_TOKEN_PREFIX) {
+        let claims = ViewerClaims::decode(token, state.viewer_secret(), state.now()).map_err(|error| match error {
+            ViewerTokenError::Expired => ApiError::unauthenticated("the viewer token has expired"),
+            ViewerTokenError::Invalid => invalid(),
+        })?;
+        let record =
+            claims.record.as_deref().map(RecordKey::parse).map(|record| record.ok_or_else(invalid)).transpose()?;
+        return Ok(Principal::Viewer { workspace: claims.workspace, actor: claims.actor, roles: claims.roles, record });
+    }
     let rest = token.strip_prefix(KEY_TOKEN_PREFIX).ok_or_else(invalid)?;
     let (key_id, secret) = rest.split_once('_').ok_or_else(invalid)?;
     let key = state.storage().api_key(key_id).await?.ok_or_else(invalid)?;
@@ -86,7 +97,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Princ
             }
         });
     }
-    Ok(Principal::ApiKey { workspace: key.workspace, key_id: key.id, roles: key.roles })
+    Ok(Principal::ApiKey { workspace: key.workspace, key_id: key.id, key_name: key.name, roles: key.roles })
 }
 
 /// Authenticates, then loads the workspace the path names. A workspace the caller
@@ -113,9 +124,13 @@ pub fn require(principal: &Principal, permission: Permission) -> Result<(), ApiE
     let needed = match permission {
         Permission::Ingest => "sending events needs the publisher role",
         Permission::ReadCatalog => "reading the catalog needs a role that can read a log",
-        Permission::ReadConfiguration => "reading configuration needs the auditor, admin or superadmin role",
-        Permission::ManageConfiguration => "changing configuration needs the admin or superadmin role",
+        Permission::ReadConfiguration => {
+            "reading configuration needs an API key with the auditor, admin or superadmin role"
+        }
+        Permission::ManageConfiguration => "changing configuration needs an API key with the admin or superadmin role",
         Permission::ManageWorkspaces => "managing workspaces needs the operator token",
+        Permission::Export => "exporting needs the auditor, admin or superadmin role",
+        Permission::MintViewerTokens => "minting viewer tokens needs the admin or superadmin role",
     };
     Err(ApiError::forbidden(needed))
 }

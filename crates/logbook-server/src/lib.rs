@@ -8,8 +8,10 @@
 //! Logging rule: logs carry methods, route templates, statuses and durations,
 //! never tokens, emails, IP addresses or bodies.
 
+pub mod audit;
 pub mod auth;
 pub mod body;
+pub mod caller;
 pub mod error;
 pub mod openapi;
 pub mod routes;
@@ -21,7 +23,7 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 
 pub use error::ApiError;
 pub use state::{AppState, ServerConfig};
@@ -32,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/workspaces", get(routes::workspaces::list).post(routes::workspaces::create))
         .route("/workspaces/{workspace}/keys", get(routes::keys::list).post(routes::keys::create))
         .route("/workspaces/{workspace}/keys/{key}", delete(routes::keys::revoke))
+        .route("/workspaces/{workspace}/viewer-tokens", post(routes::viewer_tokens::create))
         .route("/workspaces/{workspace}/events", get(routes::events::feed).post(routes::events::ingest))
         .route("/workspaces/{workspace}/events/{id}", get(routes::events::get))
         .route("/workspaces/{workspace}/events/{id}/proof", get(routes::integrity::proof))
@@ -42,7 +45,8 @@ pub fn router(state: AppState) -> Router {
         .route("/log-keys", get(routes::integrity::log_keys))
         .route("/workspaces/{workspace}/records/{type}/{id}/events", get(routes::events::timeline))
         .route("/workspaces/{workspace}/catalog", get(routes::catalog::get).put(routes::catalog::put))
-        .route("/workspaces/{workspace}/settings", get(routes::settings::get).put(routes::settings::put));
+        .route("/workspaces/{workspace}/settings", get(routes::settings::get).put(routes::settings::put))
+        .layer(middleware::from_fn_with_state(state.clone(), audit::record_denials));
     Router::new()
         .nest("/v1", v1)
         .route("/healthz", get(routes::health::healthz))
@@ -80,5 +84,6 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    let service = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
 }

@@ -34,6 +34,7 @@ impl Modify for BearerAuth {
         routes::keys::create,
         routes::keys::list,
         routes::keys::revoke,
+        routes::viewer_tokens::create,
         routes::events::ingest,
         routes::events::feed,
         routes::events::get,

@@ -33,8 +33,10 @@ struct Inner {
     storage: Arc<dyn Storage>,
     operator_token_hash: Vec<u8>,
     cursor_secret: Vec<u8>,
+    viewer_secret: Vec<u8>,
     limits: Limits,
     signer: Signer,
+    throttle: crate::audit::RecordThrottle,
 }
 
 impl AppState {
@@ -43,13 +45,16 @@ impl AppState {
         let signer = Signer::from_seed(&config.log_name, &config.log_key_seed)
             .map_err(|error| StorageError::Backend(format!("the log name cannot name a key: {error}")))?;
         let cursor_secret = storage.secret("cursor-hmac", random_bytes(32)).await?;
+        let viewer_secret = storage.secret("viewer-token-hmac", random_bytes(32)).await?;
         Ok(AppState {
             inner: Arc::new(Inner {
                 storage,
                 operator_token_hash: hash_secret(&config.operator_token),
                 cursor_secret,
+                viewer_secret,
                 limits: config.limits,
                 signer,
+                throttle: Default::default(),
             }),
         })
     }
@@ -67,6 +72,16 @@ impl AppState {
     /// The key that signs feed cursors.
     pub fn cursor_secret(&self) -> &[u8] {
         &self.inner.cursor_secret
+    }
+
+    /// The key that signs viewer tokens.
+    pub fn viewer_secret(&self) -> &[u8] {
+        &self.inner.viewer_secret
+    }
+
+    /// Recently recorded denials and views, so each is recorded at most once a minute.
+    pub fn throttle(&self) -> &crate::audit::RecordThrottle {
+        &self.inner.throttle
     }
 
     /// The bounds on events.

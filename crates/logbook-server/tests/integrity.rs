@@ -168,32 +168,55 @@ async fn long_verifications_report_progress() {
     );
 }
 
+/// An export and the checkpoint of the tree size it was taken at, as an auditor
+/// fetches them.
+async fn export(app: &TestApp, token: &str, query: &str) -> (String, Checkpoint) {
+    let (status, text) = app.text(&format!("/v1/workspaces/acme/export?format=ndjson{query}"), token, None).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let first: Value = serde_json::from_str(text.lines().next().expect("a line")).unwrap();
+    let size = first["tree_size"].as_u64().unwrap();
+    let (_, checkpoint) = checkpoint(app, token, &format!("?size={size}")).await;
+    (text, checkpoint)
+}
+
 #[tokio::test]
 async fn exports_verify_offline_whole_or_filtered() {
     let (app, _) = app_with_events().await;
     let auditor = app.key("acme", Role::Auditor).to_string();
-    let (_, at_100) = checkpoint(&app, &auditor, "").await;
-    let (status, full) = app.text("/v1/workspaces/acme/export?format=ndjson", &auditor, None).await;
-    assert_eq!(status, StatusCode::OK);
+    let (full, at_100) = export(&app, &auditor, "").await;
     let report = verify_export(full.lines(), &at_100).expect("the full export verifies");
-    assert_eq!((report.events, report.complete), (100, true));
+    assert_eq!((report.events, report.complete, at_100.size), (100, true, 100));
 
-    let (_, filtered) = app.text("/v1/workspaces/acme/export?format=ndjson&action=user.*", &auditor, None).await;
-    let report = verify_export(filtered.lines(), &at_100).expect("the filtered export verifies");
-    assert_eq!((report.events, report.complete), (25, false));
+    // The export itself was recorded, after the events it exported.
+    let (filtered, at_101) = export(&app, &auditor, "&action=user.*,audit_log.*").await;
+    let report = verify_export(filtered.lines(), &at_101).expect("the filtered export verifies");
+    assert_eq!((report.events, report.complete, at_101.size), (26, false, 101));
+    let recorded: Value = serde_json::from_str(filtered.lines().last().unwrap()).unwrap();
+    assert_eq!((recorded["action"].as_str(), recorded["seq"].as_u64()), (Some("audit_log.exported"), Some(100)));
+    assert_eq!(
+        (&recorded["metadata"]["rows"], &recorded["metadata"]["complete"]),
+        (&serde_json::json!(100), &serde_json::json!(true))
+    );
+    assert_eq!(recorded["actor"]["type"], "api");
 
-    // A supervisor sees only activity: its export is partial and proves each event.
-    let (_, activity) =
-        app.text("/v1/workspaces/acme/export?format=ndjson", app.key("acme", Role::Supervisor), None).await;
-    let report = verify_export(activity.lines(), &at_100).expect("the activity export verifies");
+    // An admin who may not see the audit log gets a partial, proven export.
+    let admin = app.key("acme", Role::Admin).to_string();
+    let off = serde_json::json!({"audit_log_enabled": false});
+    app.call(axum::http::Method::PUT, "/v1/workspaces/acme/settings", Some(&admin), Some(off)).await;
+    let (activity, at_size) = export(&app, &admin, "").await;
+    let report = verify_export(activity.lines(), &at_size).expect("the activity export verifies");
     assert_eq!((report.events, report.complete), (75, false));
     assert!(activity.lines().all(|line| line.contains("\"category\":\"activity\"")));
+    let supervisor = app.key("acme", Role::Supervisor);
+    let (status, _) = app.text("/v1/workspaces/acme/export?format=ndjson", supervisor, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "supervisors read but do not export");
 
-    // Events that arrive after the export do not disturb it; an old checkpoint still fits.
+    // Events that arrive after the export do not disturb it; a later checkpoint
+    // names the size to fetch.
     app.ingest("acme", vec![event("ticket.created", "ticket", "T-late")]).await;
     assert!(verify_export(full.lines(), &at_100).is_ok());
-    let (_, at_101) = checkpoint(&app, &auditor, "").await;
-    let mismatch = verify_export(full.lines(), &at_101).unwrap_err();
+    let (_, latest) = checkpoint(&app, &auditor, "").await;
+    let mismatch = verify_export(full.lines(), &latest).unwrap_err();
     assert!(mismatch.message.contains("?size=100"), "{}", mismatch.message);
 
     // Editing an exported line is caught at its seq.

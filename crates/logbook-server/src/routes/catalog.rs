@@ -8,9 +8,12 @@ use logbook_core::catalog::{EntrySource, validate_workspace_catalog};
 use logbook_core::{ActionSpec, Catalog, CatalogMode, Permission, WorkspaceCatalog};
 use logbook_storage::WorkspaceUpdate;
 use serde::Serialize;
+use serde_json::json;
 
+use crate::audit::{AuditEvent, actor_of, record};
 use crate::auth::{require, workspace_access};
 use crate::body::json_document;
+use crate::caller::Caller;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::state::AppState;
 
@@ -68,14 +71,18 @@ pub async fn get(
 pub async fn put(
     State(state): State<AppState>,
     Path(workspace): Path<String>,
-    headers: HeaderMap,
+    caller: Caller,
     body: Body,
 ) -> Result<Json<CatalogView>, ApiError> {
-    let (principal, workspace) = workspace_access(&state, &headers, &workspace).await?;
+    let (principal, workspace) = workspace_access(&state, &caller.headers, &workspace).await?;
     require(&principal, Permission::ManageConfiguration)?;
-    let document: WorkspaceCatalog = json_document(&headers, body).await?;
+    let document: WorkspaceCatalog = json_document(&caller.headers, body).await?;
     validate_workspace_catalog(&document).map_err(ApiError::invalid_request)?;
     let update = WorkspaceUpdate { catalog: Some(document), ..WorkspaceUpdate::default() };
     let updated = state.storage().update_workspace(&workspace.id, update).await?;
+    let event = AuditEvent::on_workspace("workspace.catalog_changed", actor_of(&principal), &workspace.id)
+        .with("mode", json!(updated.catalog.mode))
+        .with("workspace_actions", updated.catalog.actions.len());
+    record(&state, &workspace.id, caller.address, event).await?;
     Ok(Json(view(&updated.catalog)))
 }

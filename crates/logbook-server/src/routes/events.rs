@@ -17,8 +17,10 @@ use logbook_storage::NewEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::audit::{AuditEvent, actor_of, record};
 use crate::auth::{random_salt, require, workspace_access};
 use crate::body::json_value;
+use crate::caller::Caller;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::state::AppState;
 
@@ -307,15 +309,27 @@ fn described(workspace: &Workspace, mut event: Event) -> Event {
     event
 }
 
-/// The filter a request asks for, narrowed to the categories its caller may see,
-/// with its order, page size and cursor. 403 when the caller may read no log.
+/// The filter a request asks for, narrowed to the categories its caller may see
+/// and to its record scope, with its order, page size and cursor. `record` is a
+/// record the path fixes (a timeline). 403 when the caller may read no log; 404
+/// when it asks for a record outside its scope.
 pub(crate) fn visible_filter(
     principal: &Principal,
     workspace: &Workspace,
     params: FeedParams,
+    record: Option<RecordKey>,
 ) -> Result<(EventFilter, Order, usize, Option<String>), ApiError> {
     let visible = readable_categories(principal, workspace)?;
     let (mut filter, order, limit, cursor) = parse_params(params)?;
+    if record.is_some() {
+        filter.record = record;
+    }
+    if let Some(scope) = principal.record_scope() {
+        if filter.record.as_ref().is_some_and(|asked| asked != scope) {
+            return Err(ApiError::not_found("this token sees one record only"));
+        }
+        filter.record = Some(scope.clone());
+    }
     filter.categories = if filter.categories.is_empty() {
         visible
     } else {
@@ -324,10 +338,32 @@ pub(crate) fn visible_filter(
     Ok((filter, order, limit, cursor))
 }
 
+/// Records that a caller opened a view of the audit log: `view` is `feed`,
+/// `timeline` or `event`, and `detail` names the record or event. At most once a
+/// minute per caller and kind of view.
+pub(crate) async fn record_audit_view(
+    state: &AppState,
+    principal: &Principal,
+    workspace: &str,
+    address: Option<std::net::IpAddr>,
+    (view, detail): (&str, Option<String>),
+) -> Result<(), ApiError> {
+    let actor = actor_of(principal);
+    let key = format!("viewed|{workspace}|{}|{}|{view}", actor["type"], actor["id"]);
+    if !state.throttle().admit(key, state.now()) {
+        return Ok(());
+    }
+    let mut event = AuditEvent::on_workspace("audit_log.viewed", actor, workspace).with("view", view);
+    if let Some(detail) = detail {
+        event = event.with(view, detail);
+    }
+    record(state, workspace, address, event).await
+}
+
 /// Answers one page of a workspace's feed, optionally fixed to one record.
 async fn feed_page(
     state: &AppState,
-    principal: &Principal,
+    (principal, address): (&Principal, Option<std::net::IpAddr>),
     workspace: &Workspace,
     params: FeedParams,
     record: Option<RecordKey>,
@@ -335,9 +371,13 @@ async fn feed_page(
     if params.format.is_some() {
         return Err(ApiError::invalid_parameter("format applies to exports only"));
     }
-    let (mut filter, order, limit, cursor) = visible_filter(principal, workspace, params)?;
-    if record.is_some() {
-        filter.record = record;
+    let view = match &record {
+        Some(record) => ("timeline", Some(format!("{}:{}", record.record_type, record.id))),
+        None => ("feed", None),
+    };
+    let (filter, order, limit, cursor) = visible_filter(principal, workspace, params, record)?;
+    if cursor.is_none() && filter.categories.contains(&Category::Audit) {
+        record_audit_view(state, principal, &workspace.id, address, view).await?;
     }
     let cursor = cursor
         .map(|text| {
@@ -386,12 +426,12 @@ pub(crate) fn query_params(params: Result<Query<FeedParams>, QueryRejection>) ->
 pub async fn feed(
     State(state): State<AppState>,
     Path(workspace): Path<String>,
-    headers: HeaderMap,
+    caller: Caller,
     params: Result<Query<FeedParams>, QueryRejection>,
 ) -> Result<Json<FeedPage>, ApiError> {
-    let (principal, workspace) = workspace_access(&state, &headers, &workspace).await?;
+    let (principal, workspace) = workspace_access(&state, &caller.headers, &workspace).await?;
     let params = query_params(params)?;
-    feed_page(&state, &principal, &workspace, params, None).await
+    feed_page(&state, (&principal, caller.address), &workspace, params, None).await
 }
 
 /// A record's timeline: events whose target or related records include it.
@@ -404,16 +444,16 @@ pub async fn feed(
 pub async fn timeline(
     State(state): State<AppState>,
     Path((workspace, record_type, record_id)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    caller: Caller,
     params: Result<Query<FeedParams>, QueryRejection>,
 ) -> Result<Json<FeedPage>, ApiError> {
-    let (principal, workspace) = workspace_access(&state, &headers, &workspace).await?;
+    let (principal, workspace) = workspace_access(&state, &caller.headers, &workspace).await?;
     let params = query_params(params)?;
     if params.record.is_some() {
         return Err(ApiError::invalid_parameter("a timeline is already one record's; leave out record"));
     }
     let record = RecordKey { record_type, id: record_id };
-    feed_page(&state, &principal, &workspace, params, Some(record)).await
+    feed_page(&state, (&principal, caller.address), &workspace, params, Some(record)).await
 }
 
 /// One event by id; 404 when it does not exist or its category is hidden from the caller.
@@ -424,14 +464,29 @@ pub async fn timeline(
 pub async fn get(
     State(state): State<AppState>,
     Path((workspace, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Json<Event>, ApiError> {
-    let (principal, workspace) = workspace_access(&state, &headers, &workspace).await?;
-    let visible = readable_categories(&principal, &workspace)?;
-    let not_found = || ApiError::not_found(format!("event {id} not found"));
-    let event = state.storage().event(&workspace.id, &id).await?.ok_or_else(not_found)?;
-    if !visible.contains(&event.body.category) {
-        return Err(not_found());
+    let (principal, workspace) = workspace_access(&state, &caller.headers, &workspace).await?;
+    let event = visible_event(&state, &principal, &workspace, &id).await?;
+    if event.body.category == Category::Audit {
+        record_audit_view(&state, &principal, &workspace.id, caller.address, ("event", Some(event.id.clone()))).await?;
     }
     Ok(Json(described(&workspace, event)))
+}
+
+/// One event the principal may see: 404 when it does not exist, lies in a hidden
+/// category, or lies outside the principal's record scope.
+pub(crate) async fn visible_event(
+    state: &AppState,
+    principal: &Principal,
+    workspace: &Workspace,
+    id: &str,
+) -> Result<Event, ApiError> {
+    let visible = readable_categories(principal, workspace)?;
+    let not_found = || ApiError::not_found(format!("event {id} not found"));
+    let event = state.storage().event(&workspace.id, id).await?.ok_or_else(not_found)?;
+    if !visible.contains(&event.body.category) || !principal.in_scope(&event.body) {
+        return Err(not_found());
+    }
+    Ok(event)
 }

@@ -8,17 +8,19 @@
 use std::collections::HashMap;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::HeaderValue;
 use axum::http::header::CONTENT_DISPOSITION;
-use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 use logbook_core::export::ExportLine;
 use logbook_core::integrity::encode_hash;
-use logbook_core::{Category, EventFilter, EventQuery, Order, Position};
+use logbook_core::{Category, EventFilter, EventQuery, Order, Permission, Position};
 use logbook_storage::StorageError;
 use tokio::sync::mpsc;
 
-use crate::auth::workspace_access;
+use crate::audit::{AuditEvent, actor_of, record};
+use crate::auth::{require, workspace_access};
+use crate::caller::Caller;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::routes::events::{FeedParams, query_params, visible_filter};
 use crate::routes::integrity::{LineSender, ndjson_response};
@@ -30,7 +32,8 @@ const EXPORT_CHUNK: usize = 1000;
 /// The response header naming the tree size an export was taken at.
 pub const TREE_SIZE_HEADER: &str = "logbook-tree-size";
 
-/// Streams the events matching the feed's filters as NDJSON (readers of the log).
+/// Streams the events matching the feed's filters as NDJSON (auditor, admin).
+/// Every export is recorded as `audit_log.exported` with its filter and row count.
 #[utoipa::path(get, path = "/v1/workspaces/{workspace}/export", tag = "events",
     params(("workspace" = String, Path, description = "workspace id"), FeedParams), security(("bearer" = [])),
     responses((status = 200, description = "one export line per event", content_type = "application/x-ndjson", body = String,
@@ -39,10 +42,12 @@ pub const TREE_SIZE_HEADER: &str = "logbook-tree-size";
 pub async fn export(
     State(state): State<AppState>,
     Path(workspace): Path<String>,
-    headers: HeaderMap,
+    caller: Caller,
+    raw_query: RawQuery,
     params: Result<Query<FeedParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let (principal, workspace) = workspace_access(&state, &headers, &workspace).await?;
+    let (principal, workspace) = workspace_access(&state, &caller.headers, &workspace).await?;
+    require(&principal, Permission::Export)?;
     let mut params = query_params(params)?;
     match params.format.take().as_deref() {
         Some("ndjson") => {}
@@ -53,20 +58,33 @@ pub async fn export(
             "an export has no cursor, limit or order: it streams every matching event",
         ));
     }
-    let (filter, _, _, _) = visible_filter(&principal, &workspace, params)?;
+    let (filter, _, _, _) = visible_filter(&principal, &workspace, params, None)?;
     let size = workspace.event_count;
     let complete = filter == EventFilter { categories: Category::ALL.to_vec(), ..EventFilter::default() };
     let (sender, receiver) = mpsc::channel(8);
     let workspace_id = workspace.id.clone();
+    let audit = AuditEvent::on_workspace("audit_log.exported", actor_of(&principal), &workspace.id)
+        .with("format", "ndjson")
+        .with("filter", raw_query.0.unwrap_or_default())
+        .with("tree_size", size)
+        .with("complete", complete);
     tokio::spawn(async move {
         let result = if complete {
             export_log(&state, &workspace_id, size, &sender).await
         } else {
             export_filtered(&state, &workspace_id, size, filter, &sender).await
         };
-        if let Err(error) = result {
-            // The status line has gone; ending the stream early tells the client.
-            tracing::error!(%error, "an export stopped");
+        let (rows, finished) = match result {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                // The status line has gone; ending the stream early tells the client.
+                tracing::error!(%error, "an export stopped");
+                (0, false)
+            }
+        };
+        let audit = AuditEvent { success: finished, ..audit.with("rows", rows) };
+        if let Err(error) = record(&state, &workspace_id, caller.address, audit).await {
+            tracing::error!(status = error.status().as_u16(), "an export could not be recorded");
         }
     });
     let mut response = ndjson_response(receiver);
@@ -77,6 +95,9 @@ pub async fn export(
     Ok(response)
 }
 
+/// How many lines an export sent, and whether it reached its end.
+type Sent = (u64, bool);
+
 /// Sends one line; `false` when the client went away.
 async fn send(sender: &LineSender, line: &ExportLine) -> Result<bool, StorageError> {
     let mut text = serde_json::to_string(line).map_err(|error| StorageError::Backend(error.to_string()))?;
@@ -86,14 +107,15 @@ async fn send(sender: &LineSender, line: &ExportLine) -> Result<bool, StorageErr
 
 /// Every stored event in `seq` order, with the tree's leaf at its position, and
 /// then any row past the log's live size (which only tampering can put there).
-async fn export_log(state: &AppState, workspace: &str, size: u64, sender: &LineSender) -> Result<(), StorageError> {
+async fn export_log(state: &AppState, workspace: &str, size: u64, sender: &LineSender) -> Result<Sent, StorageError> {
     let storage = state.storage();
     let mut from = 0;
+    let mut rows = 0;
     while from < size {
         let entries = storage.log_entries(workspace, from, EXPORT_CHUNK).await?;
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else { break };
-        let span = usize::try_from(last.event.seq.min(size.saturating_sub(1)).saturating_sub(first.event.seq) + 1)
-            .unwrap_or(usize::MAX);
+        let span = last.event.seq.min(size.saturating_sub(1)).saturating_sub(first.event.seq) + 1;
+        let span = usize::try_from(span).unwrap_or(usize::MAX);
         let leaves: HashMap<u64, _> =
             storage.tree_leaves(workspace, first.event.seq, span).await?.into_iter().collect();
         from = last.event.seq + 1;
@@ -104,22 +126,24 @@ async fn export_log(state: &AppState, workspace: &str, size: u64, sender: &LineS
             }
             let mut event = entry.event;
             event.leaf_hash = leaves.get(&event.seq).map(encode_hash).unwrap_or_default();
-            if !send(sender, &ExportLine { event, commitments: entry.commitments, tree_size: size, proof: None })
-                .await?
-            {
-                return Ok(());
+            let line = ExportLine { event, commitments: entry.commitments, tree_size: size, proof: None };
+            if !send(sender, &line).await? {
+                return Ok((rows, false));
             }
+            rows += 1;
         }
     }
     let live = storage.workspace(workspace).await?.map_or(size, |workspace| workspace.event_count);
     for orphan in storage.log_entries(workspace, live.max(size), EXPORT_CHUNK).await? {
         let mut event = orphan.event;
         event.leaf_hash = String::new();
-        if !send(sender, &ExportLine { event, commitments: orphan.commitments, tree_size: size, proof: None }).await? {
-            return Ok(());
+        let line = ExportLine { event, commitments: orphan.commitments, tree_size: size, proof: None };
+        if !send(sender, &line).await? {
+            return Ok((rows, false));
         }
+        rows += 1;
     }
-    Ok(())
+    Ok((rows, true))
 }
 
 /// The events under a filter, oldest first, each with its inclusion proof.
@@ -129,12 +153,13 @@ async fn export_filtered(
     size: u64,
     filter: EventFilter,
     sender: &LineSender,
-) -> Result<(), StorageError> {
+) -> Result<Sent, StorageError> {
     if size == 0 || filter.categories.is_empty() {
-        return Ok(());
+        return Ok((0, true));
     }
     let storage = state.storage();
     let mut after = None;
+    let mut rows = 0;
     loop {
         let query = EventQuery {
             filter: filter.clone(),
@@ -144,11 +169,11 @@ async fn export_filtered(
             max_seq: Some(size - 1),
         };
         let events = storage.query(workspace, &query).await?;
-        let Some(last) = events.last() else { return Ok(()) };
+        let Some(last) = events.last() else { return Ok((rows, true)) };
         after = Some(Position { occurred_at: last.body.occurred_at, seq: last.seq });
         let full_page = events.len() == EXPORT_CHUNK;
-        let mut commitments: HashMap<u64, _> =
-            storage.commitments(workspace, events.iter().map(|event| event.seq).collect()).await?.into_iter().collect();
+        let seqs = events.iter().map(|event| event.seq).collect();
+        let mut commitments: HashMap<u64, _> = storage.commitments(workspace, seqs).await?.into_iter().collect();
         for event in events {
             let proof = storage.inclusion_proof(workspace, event.seq, size).await?;
             let commitments = commitments.remove(&event.seq).unwrap_or_default();
@@ -159,11 +184,12 @@ async fn export_filtered(
                 proof: Some(proof.iter().map(encode_hash).collect()),
             };
             if !send(sender, &line).await? {
-                return Ok(());
+                return Ok((rows, false));
             }
+            rows += 1;
         }
         if !full_page {
-            return Ok(());
+            return Ok((rows, true));
         }
     }
 }

@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 
 use crate::auth::{require, workspace_access};
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::routes::events::readable_categories;
+use crate::routes::events::{readable_categories, visible_event};
 use crate::state::AppState;
 
 /// `GET /v1/log-keys` answer.
@@ -153,13 +153,8 @@ pub async fn proof(
     params: Result<Query<SizeParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let (principal, workspace) = workspace_access(&state, &headers, &workspace).await?;
-    let visible = readable_categories(&principal, &workspace)?;
     let params = size_params(params)?;
-    let not_found = || ApiError::not_found(format!("event {id} not found"));
-    let event = state.storage().event(&workspace.id, &id).await?.ok_or_else(not_found)?;
-    if !visible.contains(&event.body.category) {
-        return Err(not_found());
-    }
+    let event = visible_event(&state, &principal, &workspace, &id).await?;
     let size = parse_size("size", params.size.as_deref(), workspace.event_count, workspace.event_count)?;
     if size <= event.seq {
         return Err(ApiError::invalid_parameter(format!("size must be larger than the event's seq, {}", event.seq)));

@@ -9,9 +9,12 @@ use axum::http::{HeaderMap, StatusCode};
 use logbook_core::{FieldIssue, Permission, Role, Timestamp};
 use logbook_storage::{ApiKey, NewApiKey};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
+use crate::audit::{AuditEvent, actor_of, record};
 use crate::auth::{hash_secret, new_key_token, require, workspace_access};
 use crate::body::json_document;
+use crate::caller::Caller;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::state::AppState;
 
@@ -85,12 +88,12 @@ pub struct KeyList {
 pub async fn create(
     State(state): State<AppState>,
     Path(workspace): Path<String>,
-    headers: HeaderMap,
+    caller: Caller,
     body: Body,
 ) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
-    let (principal, workspace) = workspace_access(&state, &headers, &workspace).await?;
+    let (principal, workspace) = workspace_access(&state, &caller.headers, &workspace).await?;
     require(&principal, Permission::ManageConfiguration)?;
-    let request: CreateKey = json_document(&headers, body).await?;
+    let request: CreateKey = json_document(&caller.headers, body).await?;
     let mut issues = Vec::new();
     if request.name.trim().is_empty() || request.name.chars().count() > 200 {
         issues.push(FieldIssue::new("name", "must be 1 to 200 characters"));
@@ -107,7 +110,7 @@ pub async fn create(
         .storage()
         .create_api_key(NewApiKey {
             id,
-            workspace: workspace.id,
+            workspace: workspace.id.clone(),
             name: request.name,
             roles,
             secret_hash: hash_secret(&secret),
@@ -143,13 +146,16 @@ pub async fn list(
 pub async fn revoke(
     State(state): State<AppState>,
     Path((workspace, key_id)): Path<(String, String)>,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Result<StatusCode, ApiError> {
-    let (principal, workspace) = workspace_access(&state, &headers, &workspace).await?;
+    let (principal, workspace) = workspace_access(&state, &caller.headers, &workspace).await?;
     require(&principal, Permission::ManageConfiguration)?;
-    if state.storage().revoke_api_key(&workspace.id, &key_id, state.now()).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found(format!("key {key_id} not found")))
-    }
+    let key = state.storage().api_key(&key_id).await?.filter(|key| key.workspace == workspace.id);
+    let Some(key) = key else { return Err(ApiError::not_found(format!("key {key_id} not found"))) };
+    state.storage().revoke_api_key(&workspace.id, &key.id, state.now()).await?;
+    let mut event = AuditEvent::on_workspace("api_key.revoked", actor_of(&principal), &workspace.id)
+        .with("roles", json!(key.roles));
+    event.target = json!({"type": "api_key", "id": key.id, "name": key.name});
+    record(&state, &workspace.id, caller.address, event).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -7,4 +7,5 @@ pub mod health;
 pub mod integrity;
 pub mod keys;
 pub mod settings;
+pub mod viewer_tokens;
 pub mod workspaces;

@@ -7,9 +7,12 @@ use axum::http::HeaderMap;
 use logbook_core::{FieldIssue, Permission, Workspace, WorkspaceSettings};
 use logbook_storage::WorkspaceUpdate;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
+use crate::audit::{AuditEvent, actor_of, record};
 use crate::auth::{require, workspace_access};
 use crate::body::json_document;
+use crate::caller::Caller;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::state::AppState;
 
@@ -62,12 +65,12 @@ pub async fn get(
 pub async fn put(
     State(state): State<AppState>,
     Path(workspace): Path<String>,
-    headers: HeaderMap,
+    caller: Caller,
     body: Body,
 ) -> Result<Json<SettingsView>, ApiError> {
-    let (principal, workspace) = workspace_access(&state, &headers, &workspace).await?;
+    let (principal, workspace) = workspace_access(&state, &caller.headers, &workspace).await?;
     require(&principal, Permission::ManageConfiguration)?;
-    let request: SettingsUpdate = json_document(&headers, body).await?;
+    let request: SettingsUpdate = json_document(&caller.headers, body).await?;
     if let Some(name) = &request.name
         && (name.trim().is_empty() || name.chars().count() > 200)
     {
@@ -76,5 +79,19 @@ pub async fn put(
     let settings = request.audit_log_enabled.map(|audit_log_enabled| WorkspaceSettings { audit_log_enabled });
     let update = WorkspaceUpdate { name: request.name, settings, catalog: None };
     let updated = state.storage().update_workspace(&workspace.id, update).await?;
+    let mut changes = Vec::new();
+    if updated.name != workspace.name {
+        changes.push(json!({"field": "name", "from": workspace.name, "to": updated.name}));
+    }
+    if updated.settings.audit_log_enabled != workspace.settings.audit_log_enabled {
+        changes.push(json!({"field": "audit_log_enabled", "from": workspace.settings.audit_log_enabled, "to": updated.settings.audit_log_enabled}));
+    }
+    if !changes.is_empty() {
+        let event = AuditEvent {
+            changes,
+            ..AuditEvent::on_workspace("workspace.settings_changed", actor_of(&principal), &workspace.id)
+        };
+        record(&state, &workspace.id, caller.address, event).await?;
+    }
     Ok(Json(updated.into()))
 }

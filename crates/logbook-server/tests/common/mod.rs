@@ -10,9 +10,10 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use logbook_core::{Limits, Role};
+use logbook_server::auth::{hash_secret, new_key_token};
 use logbook_server::{AppState, ServerConfig};
-use logbook_storage::Storage;
 use logbook_storage::sqlite::SqliteStorage;
+use logbook_storage::{NewApiKey, Storage};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -59,14 +60,21 @@ impl TestApp {
             let created =
                 app.call(Method::POST, "/v1/workspaces", Some(OPERATOR), Some(json!({"id": workspace}))).await;
             assert_eq!(created.status, StatusCode::CREATED, "{created:?}");
+            // Keys are made in storage, so that every workspace's log starts empty
+            // (over HTTP, each key creation is itself an audit event).
             let mut roles = HashMap::new();
             for role in Role::ALL {
-                let path = format!("/v1/workspaces/{workspace}/keys");
-                let key = app
-                    .call(Method::POST, &path, Some(OPERATOR), Some(json!({"name": role.as_str(), "roles": [role]})))
-                    .await;
-                assert_eq!(key.status, StatusCode::CREATED, "{key:?}");
-                roles.insert(role, key.body["token"].as_str().expect("a token").to_string());
+                let (id, secret, token) = new_key_token();
+                let key = NewApiKey {
+                    id,
+                    workspace: workspace.to_string(),
+                    name: role.as_str().to_string(),
+                    roles: vec![role],
+                    secret_hash: hash_secret(&secret),
+                    created_at: logbook_server::auth::now(),
+                };
+                app.storage.create_api_key(key).await.expect("a key");
+                roles.insert(role, token);
             }
             app.keys.insert(workspace.to_string(), roles);
         }
