@@ -40,11 +40,12 @@ impl Category {
 }
 
 /// Who performed an action: a person, the product itself, or an API client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ActorType {
-    /// A signed-in person.
+    /// A signed-in person (the default).
+    #[default]
     User,
     /// The product acting on its own (automations, schedules).
     System,
@@ -102,8 +103,8 @@ impl Outcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Actor {
-    /// `user`, `system` or `api`.
-    #[serde(rename = "type")]
+    /// `user` (the default), `system` or `api`.
+    #[serde(rename = "type", default)]
     pub actor_type: ActorType,
     /// The embedding product's identifier for the actor.
     pub id: String,

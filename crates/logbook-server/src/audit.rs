@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, OriginalUri, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -171,7 +171,12 @@ fn presented_actor(state: &AppState, token: Option<&str>) -> Value {
 
 /// Records every 401 and 403 on a workspace's paths as `authz.denied`.
 pub async fn record_denials(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let workspace = workspace_of(request.uri().path()).map(str::to_string);
+    // Inside the nested `/v1` router the URI has lost its prefix; the original has it.
+    let path = request
+        .extensions()
+        .get::<OriginalUri>()
+        .map_or_else(|| request.uri().path().to_string(), |uri| uri.path().to_string());
+    let workspace = workspace_of(&path).map(str::to_string);
     let route = request.extensions().get::<MatchedPath>().map(|path| path.as_str().to_string());
     let method = request.method().to_string();
     let address = peer_address(request.extensions());

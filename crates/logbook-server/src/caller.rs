@@ -4,6 +4,7 @@
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 
+use axum::extract::connect_info::MockConnectInfo;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
@@ -17,9 +18,13 @@ pub struct Caller {
     pub address: Option<IpAddr>,
 }
 
-/// The peer address recorded in a request's extensions by the server.
+/// The peer address recorded in a request's extensions by the server (or, as
+/// axum's own `ConnectInfo` extractor does, by `MockConnectInfo` in tests).
 pub fn peer_address(extensions: &axum::http::Extensions) -> Option<IpAddr> {
-    extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip())
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())
+        .or_else(|| extensions.get::<MockConnectInfo<SocketAddr>>().map(|mock| mock.0.ip()))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {

@@ -337,7 +337,13 @@ async fn only_publishers_and_the_operator_ingest() {
         app.call(Method::POST, path, Some("lbk_nope_nope"), Some(valid())).await.status,
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(app.event_count("acme").await, 2);
+    let app = &app;
+    let count = |action: &'static str| async move {
+        let path = format!("/v1/workspaces/acme/events?action={action}&limit=1000");
+        app.call(Method::GET, &path, Some(common::OPERATOR), None).await.body["events"].as_array().unwrap().len()
+    };
+    assert_eq!(count("ticket.status_changed").await, 2, "only the publisher's and the operator's events were stored");
+    assert_eq!(count("authz.denied").await, 8, "six roles refused, no token, and a bad token were each recorded");
     let unknown = app.call(Method::POST, "/v1/workspaces/ghost/events", Some(common::OPERATOR), Some(valid())).await;
     assert_eq!((unknown.status, unknown.code()), (StatusCode::NOT_FOUND, Some("not_found")));
 }

@@ -134,7 +134,7 @@ async fn server_and_offline_verification_name_the_first_bad_seq() {
     .unwrap();
     std::fs::write(
         &checkpoint_file,
-        get_text(&client, &format!("{base}/v1/workspaces/intact/checkpoint"), OPERATOR).await,
+        get_text(&client, &format!("{base}/v1/workspaces/intact/checkpoint?size=10"), OPERATOR).await,
     )
     .unwrap();
     let run = |key: &str| {

@@ -117,6 +117,10 @@ pub async fn create(
             created_at: state.now(),
         })
         .await?;
+    let mut event = AuditEvent::on_workspace("api_key.created", actor_of(&principal), &workspace.id)
+        .with("roles", json!(key.roles));
+    event.target = json!({"type": "api_key", "id": key.id, "name": key.name});
+    record(&state, &workspace.id, caller.address, event).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedKey { id: key.id, token, name: key.name, roles: key.roles, created_at: key.created_at }),

@@ -6,8 +6,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use std::net::SocketAddr;
+
 use axum::Router;
 use axum::body::Body;
+use axum::extract::connect_info::MockConnectInfo;
 use axum::http::{Method, Request, StatusCode};
 use logbook_core::{Limits, Role};
 use logbook_server::auth::{hash_secret, new_key_token};
@@ -19,6 +22,8 @@ use tower::ServiceExt;
 
 pub const OPERATOR: &str = "operator-token-for-tests-0123456789";
 pub const LOG_NAME: &str = "logbook.test";
+/// The peer address every test request comes from.
+pub const PEER: ([u8; 4], u16) = ([192, 0, 2, 77], 40_000);
 
 pub struct TestApp {
     pub router: Router,
@@ -54,8 +59,9 @@ impl TestApp {
             log_key_seed: [7; 32],
         };
         let state = AppState::new(storage.clone(), config).await.expect("state");
-        let mut app =
-            TestApp { router: logbook_server::router(state), storage, keys: HashMap::new(), _directory: directory };
+        // Requests seem to come from PEER, as they would through a real socket.
+        let router = logbook_server::router(state).layer(MockConnectInfo(SocketAddr::from(PEER)));
+        let mut app = TestApp { router, storage, keys: HashMap::new(), _directory: directory };
         for workspace in workspaces {
             let created =
                 app.call(Method::POST, "/v1/workspaces", Some(OPERATOR), Some(json!({"id": workspace}))).await;
@@ -64,21 +70,27 @@ impl TestApp {
             // (over HTTP, each key creation is itself an audit event).
             let mut roles = HashMap::new();
             for role in Role::ALL {
-                let (id, secret, token) = new_key_token();
-                let key = NewApiKey {
-                    id,
-                    workspace: workspace.to_string(),
-                    name: role.as_str().to_string(),
-                    roles: vec![role],
-                    secret_hash: hash_secret(&secret),
-                    created_at: logbook_server::auth::now(),
-                };
-                app.storage.create_api_key(key).await.expect("a key");
-                roles.insert(role, token);
+                roles.insert(role, app.key_with_roles(workspace, &[role]).await);
             }
             app.keys.insert(workspace.to_string(), roles);
         }
         app
+    }
+
+    /// A new key of `workspace` with exactly these roles, made in storage.
+    pub async fn key_with_roles(&self, workspace: &str, roles: &[Role]) -> String {
+        let (id, secret, token) = new_key_token();
+        let name = roles.iter().map(|role| role.as_str()).collect::<Vec<_>>().join("+");
+        let key = NewApiKey {
+            id,
+            workspace: workspace.to_string(),
+            name,
+            roles: roles.to_vec(),
+            secret_hash: hash_secret(&secret),
+            created_at: logbook_server::auth::now(),
+        };
+        self.storage.create_api_key(key).await.expect("a key");
+        token
     }
 
     /// The token of `role` in `workspace`.
