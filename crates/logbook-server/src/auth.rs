@@ -116,6 +116,18 @@ pub async fn workspace_access(
     Ok((principal, workspace))
 }
 
+/// Authenticates, loads the workspace, and requires `permission` there.
+pub async fn authorized(
+    state: &AppState,
+    headers: &HeaderMap,
+    workspace: &str,
+    permission: Permission,
+) -> Result<(Principal, Workspace), ApiError> {
+    let (principal, workspace) = workspace_access(state, headers, workspace).await?;
+    require(&principal, permission)?;
+    Ok((principal, workspace))
+}
+
 /// Refuses with 403 unless the principal holds `permission`.
 pub fn require(principal: &Principal, permission: Permission) -> Result<(), ApiError> {
     if principal.allows(permission) {

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::audit::{AuditEvent, actor_of, record};
-use crate::auth::{require, workspace_access};
+use crate::auth::authorized;
 use crate::body::json_document;
 use crate::caller::Caller;
 use crate::error::{ApiError, ErrorEnvelope};
@@ -57,8 +57,7 @@ pub async fn get(
     Path(workspace): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<CatalogView>, ApiError> {
-    let (principal, workspace) = workspace_access(&state, &headers, &workspace).await?;
-    require(&principal, Permission::ReadCatalog)?;
+    let (_, workspace) = authorized(&state, &headers, &workspace, Permission::ReadCatalog).await?;
     Ok(Json(view(&workspace.catalog)))
 }
 
@@ -74,8 +73,8 @@ pub async fn put(
     caller: Caller,
     body: Body,
 ) -> Result<Json<CatalogView>, ApiError> {
-    let (principal, workspace) = workspace_access(&state, &caller.headers, &workspace).await?;
-    require(&principal, Permission::ManageConfiguration)?;
+    let (principal, workspace) =
+        authorized(&state, &caller.headers, &workspace, Permission::ManageConfiguration).await?;
     let document: WorkspaceCatalog = json_document(&caller.headers, body).await?;
     validate_workspace_catalog(&document).map_err(ApiError::invalid_request)?;
     let update = WorkspaceUpdate { catalog: Some(document), ..WorkspaceUpdate::default() };

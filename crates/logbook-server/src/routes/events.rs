@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::audit::{AuditEvent, actor_of, record};
-use crate::auth::{random_salt, require, workspace_access};
+use crate::auth::{authorized, random_salt, workspace_access};
 use crate::body::json_value;
 use crate::caller::Caller;
 use crate::error::{ApiError, ErrorEnvelope};
@@ -119,8 +119,7 @@ pub async fn ingest(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<IngestResponse>), ApiError> {
-    let (principal, workspace) = workspace_access(&state, &headers, &workspace).await?;
-    require(&principal, Permission::Ingest)?;
+    let (_, workspace) = authorized(&state, &headers, &workspace, Permission::Ingest).await?;
     let received_at = state.now();
     let value = json_value(&headers, body).await?;
     let items: Vec<Value> = match value {

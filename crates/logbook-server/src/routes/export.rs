@@ -19,7 +19,7 @@ use logbook_storage::StorageError;
 use tokio::sync::mpsc;
 
 use crate::audit::{AuditEvent, actor_of, record};
-use crate::auth::{require, workspace_access};
+use crate::auth::authorized;
 use crate::caller::Caller;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::routes::events::{FeedParams, query_params, visible_filter};
@@ -46,8 +46,7 @@ pub async fn export(
     raw_query: RawQuery,
     params: Result<Query<FeedParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let (principal, workspace) = workspace_access(&state, &caller.headers, &workspace).await?;
-    require(&principal, Permission::Export)?;
+    let (principal, workspace) = authorized(&state, &caller.headers, &workspace, Permission::Export).await?;
     let mut params = query_params(params)?;
     match params.format.take().as_deref() {
         Some("ndjson") => {}

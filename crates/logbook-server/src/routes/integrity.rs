@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::mpsc;
 
-use crate::auth::{require, workspace_access};
+use crate::auth::{authorized, workspace_access};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::routes::events::{readable_categories, visible_event};
 use crate::state::AppState;
@@ -222,8 +222,7 @@ pub async fn verify(
     Path(workspace): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (principal, workspace) = workspace_access(&state, &headers, &workspace).await?;
-    require(&principal, Permission::ReadConfiguration)?;
+    let (_, workspace) = authorized(&state, &headers, &workspace, Permission::ReadConfiguration).await?;
     let (sender, receiver) = mpsc::channel(16);
     tokio::spawn(async move {
         let verdict = match verify_log(&state, &workspace.id, workspace.event_count, &sender).await {

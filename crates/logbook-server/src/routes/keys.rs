@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::audit::{AuditEvent, actor_of, record};
-use crate::auth::{hash_secret, new_key_token, require, workspace_access};
+use crate::auth::{authorized, hash_secret, new_key_token};
 use crate::body::json_document;
 use crate::caller::Caller;
 use crate::error::{ApiError, ErrorEnvelope};
@@ -91,8 +91,8 @@ pub async fn create(
     caller: Caller,
     body: Body,
 ) -> Result<(StatusCode, Json<CreatedKey>), ApiError> {
-    let (principal, workspace) = workspace_access(&state, &caller.headers, &workspace).await?;
-    require(&principal, Permission::ManageConfiguration)?;
+    let (principal, workspace) =
+        authorized(&state, &caller.headers, &workspace, Permission::ManageConfiguration).await?;
     let request: CreateKey = json_document(&caller.headers, body).await?;
     let mut issues = Vec::new();
     if request.name.trim().is_empty() || request.name.chars().count() > 200 {
@@ -136,8 +136,7 @@ pub async fn list(
     Path(workspace): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<KeyList>, ApiError> {
-    let (principal, workspace) = workspace_access(&state, &headers, &workspace).await?;
-    require(&principal, Permission::ReadConfiguration)?;
+    let (_, workspace) = authorized(&state, &headers, &workspace, Permission::ReadConfiguration).await?;
     let keys = state.storage().list_api_keys(&workspace.id).await?;
     Ok(Json(KeyList { keys: keys.into_iter().map(KeyView::from).collect() }))
 }
@@ -152,8 +151,8 @@ pub async fn revoke(
     Path((workspace, key_id)): Path<(String, String)>,
     caller: Caller,
 ) -> Result<StatusCode, ApiError> {
-    let (principal, workspace) = workspace_access(&state, &caller.headers, &workspace).await?;
-    require(&principal, Permission::ManageConfiguration)?;
+    let (principal, workspace) =
+        authorized(&state, &caller.headers, &workspace, Permission::ManageConfiguration).await?;
     let key = state.storage().api_key(&key_id).await?.filter(|key| key.workspace == workspace.id);
     let Some(key) = key else { return Err(ApiError::not_found(format!("key {key_id} not found"))) };
     state.storage().revoke_api_key(&workspace.id, &key.id, state.now()).await?;

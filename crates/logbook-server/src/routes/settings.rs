@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::audit::{AuditEvent, actor_of, record};
-use crate::auth::{require, workspace_access};
+use crate::auth::authorized;
 use crate::body::json_document;
 use crate::caller::Caller;
 use crate::error::{ApiError, ErrorEnvelope};
@@ -52,8 +52,7 @@ pub async fn get(
     Path(workspace): Path<String>,
     headers: HeaderMap,
 ) -> Result<Json<SettingsView>, ApiError> {
-    let (principal, workspace) = workspace_access(&state, &headers, &workspace).await?;
-    require(&principal, Permission::ReadConfiguration)?;
+    let (_, workspace) = authorized(&state, &headers, &workspace, Permission::ReadConfiguration).await?;
     Ok(Json(workspace.into()))
 }
 
@@ -68,8 +67,8 @@ pub async fn put(
     caller: Caller,
     body: Body,
 ) -> Result<Json<SettingsView>, ApiError> {
-    let (principal, workspace) = workspace_access(&state, &caller.headers, &workspace).await?;
-    require(&principal, Permission::ManageConfiguration)?;
+    let (principal, workspace) =
+        authorized(&state, &caller.headers, &workspace, Permission::ManageConfiguration).await?;
     let request: SettingsUpdate = json_document(&caller.headers, body).await?;
     if let Some(name) = &request.name
         && (name.trim().is_empty() || name.chars().count() > 200)

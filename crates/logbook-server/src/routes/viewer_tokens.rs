@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::audit::{AuditEvent, actor_of, record};
-use crate::auth::{require, workspace_access};
+use crate::auth::authorized;
 use crate::body::json_document;
 use crate::caller::Caller;
 use crate::error::{ApiError, ErrorEnvelope};
@@ -102,8 +102,7 @@ pub async fn create(
     caller: Caller,
     body: Body,
 ) -> Result<(StatusCode, Json<CreatedViewerToken>), ApiError> {
-    let (principal, workspace) = workspace_access(&state, &caller.headers, &workspace).await?;
-    require(&principal, Permission::MintViewerTokens)?;
+    let (principal, workspace) = authorized(&state, &caller.headers, &workspace, Permission::MintViewerTokens).await?;
     let request: CreateViewerToken = json_document(&caller.headers, body).await?;
     check(&request, &principal)?;
     let ttl = request.ttl_seconds.unwrap_or(DEFAULT_TTL_SECONDS);

@@ -75,6 +75,21 @@ impl SqliteStorage {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Runs tree maths over a workspace's stored nodes, for a size within its log.
+    async fn read_tree<T, F>(&self, workspace: &str, size: u64, work: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Fn(NodeId) -> Result<Hash, StorageError>) -> Result<T, TreeError<StorageError>> + Send + 'static,
+    {
+        let workspace = workspace.to_string();
+        self.readers
+            .read(move |connection| {
+                check_size(connection, &workspace, size)?;
+                work(&|node| read_node(connection, &workspace, node)).map_err(tree_error)
+            })
+            .await
+    }
 }
 
 fn migrate(connection: &Connection) -> Result<(), StorageError> {
@@ -494,33 +509,15 @@ impl Storage for SqliteStorage {
     }
 
     async fn tree_root(&self, workspace: &str, size: u64) -> Result<Hash, StorageError> {
-        let workspace = workspace.to_string();
-        self.readers
-            .read(move |connection| {
-                check_size(connection, &workspace, size)?;
-                tree::root(size, |node| read_node(connection, &workspace, node)).map_err(tree_error)
-            })
-            .await
+        self.read_tree(workspace, size, move |read| tree::root(size, read)).await
     }
 
     async fn inclusion_proof(&self, workspace: &str, seq: u64, size: u64) -> Result<Vec<Hash>, StorageError> {
-        let workspace = workspace.to_string();
-        self.readers
-            .read(move |connection| {
-                check_size(connection, &workspace, size)?;
-                tree::inclusion_proof(seq, size, |node| read_node(connection, &workspace, node)).map_err(tree_error)
-            })
-            .await
+        self.read_tree(workspace, size, move |read| tree::inclusion_proof(seq, size, read)).await
     }
 
     async fn consistency_proof(&self, workspace: &str, from: u64, to: u64) -> Result<Vec<Hash>, StorageError> {
-        let workspace = workspace.to_string();
-        self.readers
-            .read(move |connection| {
-                check_size(connection, &workspace, to)?;
-                tree::consistency_proof(from, to, |node| read_node(connection, &workspace, node)).map_err(tree_error)
-            })
-            .await
+        self.read_tree(workspace, to, move |read| tree::consistency_proof(from, to, read)).await
     }
 
     async fn log_entries(&self, workspace: &str, from_seq: u64, limit: usize) -> Result<Vec<LogEntry>, StorageError> {
