@@ -17,28 +17,45 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `logbook serve` on `data_dir` and waits for its address.
+    /// Starts `logbook serve` on `data_dir` with the test operator token and waits
+    /// for its address.
     pub fn start(data_dir: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_logbook"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        Server::start_with(data_dir, &["serve"], Some(OPERATOR)).0
+    }
+
+    /// Starts `logbook <arguments>` on `data_dir` (with `LOGBOOK_ADMIN_TOKEN` set
+    /// only when `operator` is given), and returns it with what it printed up to
+    /// and including the line after the one naming the API description.
+    pub fn start_with(data_dir: &Path, arguments: &[&str], operator: Option<&str>) -> (Server, Vec<String>) {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_logbook"));
+        command
+            .args(arguments)
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
-            .env("LOGBOOK_ADMIN_TOKEN", OPERATOR)
-            .env("LOGBOOK_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("logbook starts");
+            .env("LOGBOOK_LOG", "warn");
+        match operator {
+            Some(token) => command.env("LOGBOOK_ADMIN_TOKEN", token),
+            None => command.env_remove("LOGBOOK_ADMIN_TOKEN"),
+        };
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("logbook starts");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
-        let base = loop {
-            let line = lines.next().expect("the server prints its address").expect("readable output");
+        let mut printed = Vec::new();
+        let mut base = None;
+        for line in lines.by_ref() {
+            let line = line.expect("readable output");
             if let Some(address) = line.strip_prefix("Logbook listening on ") {
-                break address.trim().to_string();
+                base = Some(address.trim().to_string());
             }
-        };
+            let done = line.contains("API description");
+            printed.push(line);
+            if done {
+                break;
+            }
+        }
         // Keep draining stdout so the child never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Server { child, base }
+        (Server { child, base: base.expect("the server prints its address") }, printed)
     }
 
     /// Kills the server with SIGKILL and reaps it.
