@@ -136,6 +136,15 @@ impl Principal {
         }
     }
 
+    /// Whether this principal may hand out (in a key or a viewer token), or take
+    /// away, these roles: `superadmin` only if it is the operator or a superadmin
+    /// itself, so that admins cannot reach past a switched-off audit log.
+    pub fn may_grant(&self, roles: &[Role]) -> bool {
+        !roles.contains(&Role::Superadmin)
+            || matches!(self, Principal::Operator)
+            || self.roles().contains(&Role::Superadmin)
+    }
+
     /// The one record a scoped viewer token may see.
     pub fn record_scope(&self) -> Option<&RecordKey> {
         match self {
@@ -227,6 +236,12 @@ mod tests {
         assert!(!key(&[Role::Superadmin]).allows(Permission::ManageWorkspaces));
         assert!(Principal::Operator.allows(Permission::ManageWorkspaces));
         assert!(!key(&[Role::Admin]).reaches("other"));
+        assert!(!key(&[Role::Admin]).may_grant(&[Role::Supervisor, Role::Superadmin]));
+        assert!(key(&[Role::Admin]).may_grant(&[Role::Admin, Role::Auditor]));
+        assert!(
+            key(&[Role::Superadmin]).may_grant(&[Role::Superadmin])
+                && Principal::Operator.may_grant(&[Role::Superadmin])
+        );
         let viewer = Principal::Viewer {
             workspace: "acme".into(),
             actor: Actor { actor_type: crate::ActorType::User, id: "U-1".into(), name: None, email: None, role: None },

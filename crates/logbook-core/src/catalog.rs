@@ -81,6 +81,24 @@ pub struct WorkspaceCatalog {
 /// The placeholders a template may use.
 pub const TEMPLATE_PLACEHOLDERS: [&str; 6] = ["actor", "target", "target_type", "field", "from", "to"];
 
+/// The actions only Logbook records, about access to itself. Clients can neither
+/// send them nor redefine them in a workspace catalog, so that they cannot be forged.
+pub const LOGBOOK_ACTIONS: [&str; 8] = [
+    "audit_log.viewed",
+    "audit_log.exported",
+    "api_key.created",
+    "api_key.revoked",
+    "authz.denied",
+    "viewer_token.created",
+    "workspace.settings_changed",
+    "workspace.catalog_changed",
+];
+
+/// Whether only Logbook may record `action`.
+pub fn is_reserved(action: &str) -> bool {
+    LOGBOOK_ACTIONS.contains(&action)
+}
+
 /// The longest action name accepted.
 pub const MAX_ACTION_LENGTH: usize = 128;
 
@@ -195,6 +213,12 @@ pub fn validate_workspace_catalog(catalog: &WorkspaceCatalog) -> Result<(), Vec<
             issues.push(FieldIssue::new(
                 field("action"),
                 "must be dotted lowercase words such as ticket.status_changed (at most 128 characters)",
+            ));
+        }
+        if is_reserved(&spec.action) {
+            issues.push(FieldIssue::new(
+                field("action"),
+                format!("{} is recorded by Logbook itself and cannot be redefined", spec.action),
             ));
         }
         if catalog.actions[..position].iter().any(|earlier| earlier.action == spec.action) {
@@ -328,8 +352,19 @@ mod tests {
 
     #[test]
     fn default_catalog_entries_are_valid() {
-        let catalog = WorkspaceCatalog { mode: CatalogMode::Strict, actions: Catalog::default_actions().to_vec() };
+        let own: Vec<ActionSpec> =
+            Catalog::default_actions().iter().filter(|spec| !is_reserved(&spec.action)).cloned().collect();
+        let catalog = WorkspaceCatalog { mode: CatalogMode::Strict, actions: own };
         assert_eq!(validate_workspace_catalog(&catalog), Ok(()));
+        for action in LOGBOOK_ACTIONS {
+            assert!(
+                Catalog::new(&WorkspaceCatalog::default()).lookup(action).is_some(),
+                "{action} is in the default catalog"
+            );
+        }
+        let reserved = Catalog::default_actions().iter().find(|spec| spec.action == "api_key.revoked").unwrap().clone();
+        let forged = WorkspaceCatalog { mode: CatalogMode::Open, actions: vec![reserved] };
+        assert_eq!(validate_workspace_catalog(&forged).unwrap_err()[0].field, "actions[0].action");
         assert!(Catalog::default_actions().len() >= 100);
     }
 

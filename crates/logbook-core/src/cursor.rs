@@ -7,10 +7,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 use crate::filter::{Order, Position};
+use crate::mac::{hmac_sha256, verify_tag};
 use crate::timestamp::Timestamp;
 
 /// Why a cursor was refused.
@@ -30,9 +29,7 @@ pub struct Cursor {
 const TAG_LENGTH: usize = 16;
 
 fn tag(secret: &[u8], payload: &str) -> [u8; TAG_LENGTH] {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(payload.as_bytes());
-    let full = mac.finalize().into_bytes();
+    let full = hmac_sha256(secret, payload.as_bytes());
     let mut tag = [0u8; TAG_LENGTH];
     tag.copy_from_slice(&full[..TAG_LENGTH]);
     tag
@@ -61,9 +58,9 @@ impl Cursor {
         }
         let (payload, presented_tag) = bytes.split_at(bytes.len() - TAG_LENGTH);
         let payload = std::str::from_utf8(payload).map_err(|_| CursorError)?;
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
-        mac.update(payload.as_bytes());
-        mac.verify_truncated_left(presented_tag).map_err(|_| CursorError)?;
+        if !verify_tag(secret, payload.as_bytes(), presented_tag) {
+            return Err(CursorError);
+        }
         let parts: Vec<&str> = payload.split(':').collect();
         let [version, cursor_workspace, cursor_order, occurred_at, seq, max_seq] = parts[..] else {
             return Err(CursorError);

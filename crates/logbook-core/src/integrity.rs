@@ -13,12 +13,10 @@ use std::collections::BTreeMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, Mac};
 use logbook_tlog::Hash;
 use logbook_tlog::tree::RightEdge;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::Sha256;
 
 use crate::event::{Event, EventBody};
 
@@ -40,6 +38,9 @@ pub enum IntegrityError {
     /// A personal field holds a value with no commitment to stand for it.
     #[error("{0} has a value but no commitment")]
     Uncommitted(&'static str),
+    /// A personal value is present but the salt that opens its commitment is not.
+    #[error("{0} has a value but no salt to check it against (erasure removes both)")]
+    SaltMissing(&'static str),
     /// A personal value does not match its commitment.
     #[error("{0} does not match its commitment")]
     CommitmentMismatch(&'static str),
@@ -77,9 +78,7 @@ pub fn personal_value<'a>(body: &'a EventBody, field: &str) -> Option<&'a str> {
 
 /// HMAC-SHA256 of `value` under `salt`.
 pub fn commitment(salt: &[u8], value: &str) -> [u8; 32] {
-    let mut mac = Hmac::<Sha256>::new_from_slice(salt).expect("HMAC takes keys of any length");
-    mac.update(value.as_bytes());
-    mac.finalize().into_bytes().into()
+    crate::mac::hmac_sha256(salt, value.as_bytes())
 }
 
 impl Commitments {
@@ -103,11 +102,13 @@ impl Commitments {
     }
 
     /// Checks that every personal value still present matches its commitment.
+    /// Erasure removes a value and its salt together, so a value without a salt
+    /// is as wrong as a value that does not match.
     pub fn check_values(&self, body: &EventBody) -> Result<(), IntegrityError> {
         for field in PERSONAL_FIELDS {
             let Some(value) = personal_value(body, field) else { continue };
             let entry = self.0.get(field).ok_or(IntegrityError::Uncommitted(field))?;
-            let Some(salt) = &entry.salt else { continue };
+            let salt = entry.salt.as_ref().ok_or(IntegrityError::SaltMissing(field))?;
             let salt = STANDARD.decode(salt).map_err(|_| IntegrityError::MalformedCommitment(field.to_string()))?;
             if STANDARD.encode(commitment(&salt, value)) != entry.commitment {
                 return Err(IntegrityError::CommitmentMismatch(field));
@@ -363,6 +364,11 @@ mod tests {
         assert_eq!(event_leaf_hash(&event, &erased).unwrap(), before);
         event.body.actor.email = Some("someone@else.example".into());
         assert_eq!(commitments.check_values(&event.body), Err(IntegrityError::CommitmentMismatch("actor.email")));
+        assert_eq!(
+            erased.check_values(&event.body),
+            Err(IntegrityError::SaltMissing("actor.email")),
+            "a value without its salt"
+        );
         assert_eq!(event_leaf_hash(&event, &Commitments::default()), Err(IntegrityError::Uncommitted("actor.email")));
     }
 

@@ -10,6 +10,7 @@ pub mod event;
 pub mod export;
 pub mod filter;
 pub mod integrity;
+pub mod mac;
 pub mod timestamp;
 pub mod validate;
 pub mod viewer_token;

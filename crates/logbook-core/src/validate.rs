@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::catalog::{Catalog, CatalogMode, is_valid_action_name, is_valid_identifier};
+use crate::catalog::{Catalog, CatalogMode, is_reserved, is_valid_action_name, is_valid_identifier};
 use crate::event::{Actor, ActorType, Category, Change, Context, EventBody, Outcome, RecordRef};
 use crate::timestamp::Timestamp;
 
@@ -84,11 +84,34 @@ const ASSIGNED_FIELDS: [&str; 6] = ["id", "workspace", "seq", "received_at", "ca
 
 /// Validates one incoming event against the workspace's catalog. `now` is the
 /// receipt time: it becomes `received_at`, and `occurred_at` when that is absent.
+/// Logbook's own actions ([`LOGBOOK_ACTIONS`](crate::catalog::LOGBOOK_ACTIONS))
+/// are refused: only Logbook records them.
 pub fn validate_event(
     value: &Value,
     catalog: &Catalog<'_>,
     now: Timestamp,
     limits: &Limits,
+) -> Result<EventBody, Vec<FieldIssue>> {
+    validate(value, catalog, now, limits, false)
+}
+
+/// Validates an event that Logbook itself records about access to it (its
+/// reserved actions are allowed).
+pub fn validate_own_event(
+    value: &Value,
+    catalog: &Catalog<'_>,
+    now: Timestamp,
+    limits: &Limits,
+) -> Result<EventBody, Vec<FieldIssue>> {
+    validate(value, catalog, now, limits, true)
+}
+
+fn validate(
+    value: &Value,
+    catalog: &Catalog<'_>,
+    now: Timestamp,
+    limits: &Limits,
+    own: bool,
 ) -> Result<EventBody, Vec<FieldIssue>> {
     let Some(object) = value.as_object() else {
         return Err(vec![FieldIssue::new("", "an event must be a JSON object")]);
@@ -108,6 +131,8 @@ pub fn validate_event(
     if let Some(action) = &action {
         if !is_valid_action_name(action) {
             checker.fail("action", "must be dotted lowercase words such as ticket.status_changed");
+        } else if is_reserved(action) && !own {
+            checker.fail("action", format!("{action} is recorded by Logbook itself and cannot be sent"));
         } else if let Some(spec) = catalog.lookup(action) {
             category = spec.category;
             expected_target_type = Some(spec.target_type.as_str());
@@ -518,6 +543,10 @@ mod tests {
             (with(valid(), "/context", json!({"ip": "300.1.1.1"})), vec!["context.ip"]),
             (with(valid(), "/context", json!({"ip": "2001:db8::1", "browser": "x"})), vec!["context.browser"]),
             (with(valid(), "/seq", json!(4)), vec!["seq"]),
+            (
+                json!({"action": "api_key.revoked", "actor": {"id": "operator"}, "target": {"type": "api_key", "id": "k"}}),
+                vec!["action"],
+            ),
             (with(valid(), "/actoor", json!({})), vec!["actoor"]),
             (json!({"action": "ticket.created"}), vec!["actor", "target"]),
             (json!([1, 2]), vec![""]),

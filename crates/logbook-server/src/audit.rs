@@ -18,10 +18,11 @@ use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::Response;
 use logbook_core::integrity::Commitments;
-use logbook_core::validate::validate_event;
+use logbook_core::validate::validate_own_event;
 use logbook_core::viewer_token::{VIEWER_TOKEN_PREFIX, ViewerClaims};
 use logbook_core::{Catalog, Principal, Timestamp, WorkspaceCatalog};
 use logbook_storage::NewEvent;
+use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value, json};
 
 use crate::auth::{KEY_TOKEN_PREFIX, random_salt};
@@ -130,7 +131,7 @@ pub async fn record(
     // workspace's overrides cannot break.
     let default_catalog = WorkspaceCatalog::default();
     let body =
-        validate_event(&value, &Catalog::new(&default_catalog), state.now(), state.limits()).map_err(|issues| {
+        validate_own_event(&value, &Catalog::new(&default_catalog), state.now(), state.limits()).map_err(|issues| {
             tracing::error!(action = event.action, ?issues, "an audit event is invalid");
             ApiError::internal()
         })?;
@@ -147,15 +148,17 @@ fn workspace_of(path: &str) -> Option<&str> {
     (!workspace.is_empty()).then_some(workspace)
 }
 
-/// The actor behind a presented token, without its secret.
-fn presented_actor(state: &AppState, token: Option<&str>) -> Value {
+/// The actor behind a presented token, without its secret. A key id counts only
+/// when it names a key of this workspace: made-up ids all read `unknown-key`, so
+/// they cannot multiply the records.
+async fn presented_actor(state: &AppState, workspace: &str, token: Option<&str>) -> Value {
     let Some(token) = token.and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
     else {
         return json!({"type": "api", "id": "anonymous"});
     };
     if let Some((key_id, _secret)) = token.strip_prefix(KEY_TOKEN_PREFIX).and_then(|rest| rest.split_once('_')) {
-        let plausible = !key_id.is_empty() && key_id.len() <= 32 && key_id.chars().all(|c| c.is_ascii_alphanumeric());
-        return json!({"type": "api", "id": if plausible { key_id } else { "malformed-key" }});
+        let known = matches!(state.storage().api_key(key_id).await, Ok(Some(key)) if key.workspace == workspace);
+        return json!({"type": "api", "id": if known { key_id } else { "unknown-key" }});
     }
     if token.starts_with(VIEWER_TOKEN_PREFIX) {
         // An expired or forged token names nobody we can trust.
@@ -176,7 +179,9 @@ pub async fn record_denials(State(state): State<AppState>, request: Request, nex
         .extensions()
         .get::<OriginalUri>()
         .map_or_else(|| request.uri().path().to_string(), |uri| uri.path().to_string());
-    let workspace = workspace_of(&path).map(str::to_string);
+    // The workspace is percent-decoded, as the handlers' `Path` decodes it.
+    let workspace = workspace_of(&path)
+        .and_then(|raw| percent_decode_str(raw).decode_utf8().ok().map(|decoded| decoded.into_owned()));
     let route = request.extensions().get::<MatchedPath>().map(|path| path.as_str().to_string());
     let method = request.method().to_string();
     let address = peer_address(request.extensions());
@@ -184,7 +189,7 @@ pub async fn record_denials(State(state): State<AppState>, request: Request, nex
     let response = next.run(request).await;
     let status = response.status().as_u16();
     let (Some(workspace), Some(route), 401 | 403) = (workspace, route, status) else { return response };
-    let actor = presented_actor(&state, token.as_deref());
+    let actor = presented_actor(&state, &workspace, token.as_deref()).await;
     let key = format!("{workspace}|{}|{route}|{status}|{method}", actor["id"]);
     if !state.throttle().admit(key, state.now()) {
         return response;

@@ -37,9 +37,7 @@ pub fn random_bytes(count: usize) -> Vec<u8> {
 
 /// A fresh 32-byte salt for a personal-field commitment.
 pub fn random_salt() -> [u8; 32] {
-    let mut salt = [0u8; 32];
-    getrandom::fill(&mut salt).expect("the operating system provides randomness");
-    salt
+    random_bytes(32).try_into().expect("32 random bytes")
 }
 
 /// A new key id and secret, and the token that joins them.

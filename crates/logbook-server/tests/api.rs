@@ -112,6 +112,16 @@ async fn keys_show_their_secret_once_and_revocation_is_immediate() {
         app.call(Method::GET, "/v1/workspaces/acme/keys", Some(app.key("acme", Role::Auditor)), None).await.status,
         StatusCode::OK
     );
+    // Only a superadmin (or the operator) grants or revokes superadmin.
+    let grant = json!({"name": "escalate", "roles": ["superadmin"]});
+    let escalation = app.call(Method::POST, "/v1/workspaces/acme/keys", Some(admin), Some(grant.clone())).await;
+    assert_eq!(escalation.status, StatusCode::UNPROCESSABLE_ENTITY, "an admin cannot mint a superadmin key");
+    let superadmin = app.key("acme", Role::Superadmin).to_string();
+    let granted = app.call(Method::POST, "/v1/workspaces/acme/keys", Some(&superadmin), Some(grant)).await;
+    assert_eq!(granted.status, StatusCode::CREATED);
+    let revoke = format!("/v1/workspaces/acme/keys/{}", granted.body["id"].as_str().unwrap());
+    assert_eq!(app.call(Method::DELETE, &revoke, Some(admin), None).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.call(Method::DELETE, &revoke, Some(&superadmin), None).await.status, StatusCode::NO_CONTENT);
     assert_eq!(
         app.call(Method::GET, "/v1/workspaces/acme/keys", Some(app.key("acme", Role::Supervisor)), None).await.status,
         StatusCode::FORBIDDEN

@@ -209,6 +209,13 @@ async fn every_validation_rule() {
             &[(0, "seq")],
         ),
         json_case(
+            "Logbook's own action",
+            json!({"action": "api_key.revoked", "actor": {"type": "system", "id": "operator"}, "target": {"type": "api_key", "id": "k1"}}),
+            S::UNPROCESSABLE_ENTITY,
+            Some("invalid_event"),
+            &[(0, "action")],
+        ),
+        json_case(
             "a batch is atomic and lists each bad event",
             json!({"events": [valid(), with(valid(), "/actor/type", json!("robot")), valid(), with(valid(), "/outcome", json!("meh"))]}),
             S::UNPROCESSABLE_ENTITY,

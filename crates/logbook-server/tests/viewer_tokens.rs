@@ -231,7 +231,27 @@ async fn audit_events_name_the_caller_and_its_address() {
         app.call(Method::GET, "/v1/workspaces/acme/settings", None, None).await.status,
         StatusCode::UNAUTHORIZED
     );
+    // Made-up key ids, however many, are one caller: "unknown-key".
+    for n in 0..20 {
+        let fake = format!("lbk_fake{n}_whatever");
+        assert_eq!(
+            app.call(Method::GET, "/v1/workspaces/acme/events", Some(&fake), None).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // A percent-encoded workspace reaches the same workspace, and is recorded too.
+    let encoded = app.call(Method::GET, "/v1/workspaces/%61cme/keys", Some(&publisher), None).await;
+    assert_eq!(encoded.status, StatusCode::FORBIDDEN);
     let denied = audit_events(&app, "authz.denied").await;
+    let unknown = denied.iter().filter(|event| event["actor"]["id"] == "unknown-key").count();
+    assert_eq!(unknown, 1, "{denied:?}");
+    assert!(denied.iter().any(|event| event["metadata"]["route"] == "/v1/workspaces/{workspace}/keys"));
+    let denied: Vec<Value> = denied
+        .into_iter()
+        .filter(|event| {
+            event["actor"]["id"] != "unknown-key" && event["metadata"]["route"] != "/v1/workspaces/{workspace}/keys"
+        })
+        .collect();
     assert_eq!(denied.len(), 3, "{denied:?}");
     let statuses: Vec<u64> = denied.iter().map(|event| event["metadata"]["status"].as_u64().unwrap()).collect();
     assert_eq!(statuses, [401, 403, 401]);
@@ -242,8 +262,27 @@ async fn audit_events_name_the_caller_and_its_address() {
     let stored = serde_json::to_string(&denied).unwrap();
     assert!(!stored.contains("this-is-not-the-secret") && !stored.contains(&publisher[20..]), "no secret is stored");
     // The same denial again within the minute is not recorded twice.
+    let before = audit_events(&app, "authz.denied").await.len();
     app.call(Method::GET, "/v1/workspaces/acme/settings", Some(&publisher), None).await;
-    assert_eq!(audit_events(&app, "authz.denied").await.len(), 3);
+    assert_eq!(audit_events(&app, "authz.denied").await.len(), before);
+
+    // A page reached through a cursor is a read of the audit log too, whatever
+    // the first page asked for.
+    let auditor = app.key("acme", Role::Auditor).to_string();
+    let first =
+        app.call(Method::GET, "/v1/workspaces/acme/events?category=activity&limit=1", Some(&auditor), None).await;
+    let auditor_id = auditor.trim_start_matches("lbk_").split('_').next().unwrap().to_string();
+    let views_by = |events: &[Value]| events.iter().filter(|event| event["actor"]["id"] == auditor_id.as_str()).count();
+    assert_eq!(
+        views_by(&audit_events(&app, "audit_log.viewed").await),
+        0,
+        "the activity log alone is not the audit log"
+    );
+    if let Some(cursor) = first.body["next_cursor"].as_str() {
+        let path = format!("/v1/workspaces/acme/events?category=audit&limit=5&cursor={cursor}");
+        assert_eq!(app.call(Method::GET, &path, Some(&auditor), None).await.status, StatusCode::OK);
+        assert_eq!(views_by(&audit_events(&app, "audit_log.viewed").await), 1);
+    }
 
     // Settings changes record what changed.
     app.call(Method::PUT, "/v1/workspaces/acme/settings", Some(&admin), Some(json!({"audit_log_enabled": false})))

@@ -10,6 +10,7 @@
 mod people;
 mod values;
 
+use logbook_core::catalog::is_reserved;
 use logbook_core::{ActionSpec, Catalog, Category, Timestamp};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -82,7 +83,11 @@ impl Workload {
     pub fn new(config: WorkloadConfig) -> Workload {
         let mut rng = SmallRng::seed_from_u64(config.seed);
         let people = people::generate(&mut rng, config.people);
-        let (activity, audit) = Catalog::default_actions().iter().partition(|spec| spec.category == Category::Activity);
+        // Logbook's own actions are recorded only by Logbook, never sent.
+        let (activity, audit) = Catalog::default_actions()
+            .iter()
+            .filter(|spec| !is_reserved(&spec.action))
+            .partition(|spec| spec.category == Category::Activity);
         Workload {
             person_rank: Zipf::new(config.people, 1.0),
             record_rank: Zipf::new(config.records_per_type, 1.1),

@@ -91,7 +91,17 @@ async fn acknowledged_events_survive_sigkill() {
             None => break,
         }
     }
+    let verdict = client
+        .get(format!("{}/v1/workspaces/crash/verify", restarted.base))
+        .bearer_auth(OPERATOR)
+        .send()
+        .await
+        .unwrap();
+    let verdict = verdict.text().await.unwrap();
     restarted.kill();
+    let last: serde_json::Value = serde_json::from_str(verdict.lines().last().unwrap()).unwrap();
+    assert_eq!(last["ok"], true, "the tree matches the log after the crash: {verdict}");
+    assert!(last["size"].as_u64().unwrap() >= stored.len() as u64);
 
     for (id, expected) in &acknowledged {
         assert_eq!(stored.get(id), Some(expected), "acknowledged event {id} is missing or changed after the crash");

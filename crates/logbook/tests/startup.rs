@@ -19,7 +19,14 @@ fn a_generated_operator_token_is_saved_privately_and_shown_once() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(mode(&directory.path().join("log-key")), 0o600);
+        assert_eq!(
+            mode(&directory.path().join("logbook.sqlite3")),
+            0o600,
+            "the database holds personal data and secrets"
+        );
     }
     let (mut second, printed) = Server::start_with(directory.path(), &["serve"], None);
     assert!(printed.iter().all(|line| !line.contains(&token)), "the token is shown only when generated: {printed:?}");

@@ -18,11 +18,19 @@ struct Case {
     problem: &'static str,
 }
 
-const CASES: [Case; 4] = [
+const CASES: [Case; 5] = [
     Case {
         workspace: "changed",
         sql: "UPDATE events SET body = replace(body, '\"outcome\":\"success\"', '\"outcome\":\"failure\"') WHERE workspace = ?1 AND seq = 17",
         seq: 17,
+        problem: "changed",
+    },
+    Case {
+        workspace: "renamed",
+        sql: "UPDATE events SET body = replace(body, '\"name\":\"Ana\"', '\"name\":\"Mallory\"'),
+                                personal = json_remove(personal, '$.\"actor.name\".salt')
+              WHERE workspace = ?1 AND seq = 11",
+        seq: 11,
         problem: "changed",
     },
     Case {

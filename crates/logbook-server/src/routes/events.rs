@@ -375,7 +375,9 @@ async fn feed_page(
         None => ("feed", None),
     };
     let (filter, order, limit, cursor) = visible_filter(principal, workspace, params, record)?;
-    if cursor.is_none() && filter.categories.contains(&Category::Audit) {
+    // Every page counts, with or without a cursor: a cursor does not carry the
+    // filter, so a later page may reach categories the first page did not.
+    if filter.categories.contains(&Category::Audit) {
         record_audit_view(state, principal, &workspace.id, address, view).await?;
     }
     let cursor = cursor

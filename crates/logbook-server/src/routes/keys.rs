@@ -101,6 +101,9 @@ pub async fn create(
     if request.roles.is_empty() {
         issues.push(FieldIssue::new("roles", "name at least one role"));
     }
+    if !principal.may_grant(&request.roles) {
+        issues.push(FieldIssue::new("roles", "only a superadmin may create superadmin keys"));
+    }
     if !issues.is_empty() {
         return Err(ApiError::invalid_request(issues));
     }
@@ -155,6 +158,9 @@ pub async fn revoke(
         authorized(&state, &caller.headers, &workspace, Permission::ManageConfiguration).await?;
     let key = state.storage().api_key(&key_id).await?.filter(|key| key.workspace == workspace.id);
     let Some(key) = key else { return Err(ApiError::not_found(format!("key {key_id} not found"))) };
+    if !principal.may_grant(&key.roles) {
+        return Err(ApiError::forbidden("only a superadmin may revoke superadmin keys"));
+    }
     state.storage().revoke_api_key(&workspace.id, &key.id, state.now()).await?;
     let mut event = AuditEvent::on_workspace("api_key.revoked", actor_of(&principal), &workspace.id)
         .with("roles", json!(key.roles));

@@ -40,7 +40,7 @@ pub struct CreateViewerToken {
 /// A minted viewer token.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CreatedViewerToken {
-    /// The bearer token (`lbv_…`); also accepted by the viewer as `?viewer_token=`.
+    /// The bearer token (`lbv_…`), sent as `Authorization: Bearer`.
     pub token: String,
     /// When it stops working.
     pub expires_at: Timestamp,
@@ -71,8 +71,7 @@ fn check(request: &CreateViewerToken, minter: &Principal) -> Result<Option<Recor
     if request.roles.contains(&Role::Publisher) {
         issues.push(FieldIssue::new("roles", "viewer tokens only read; publisher is not allowed"));
     }
-    let minter_is_superadmin = matches!(minter, Principal::Operator) || minter.roles().contains(&Role::Superadmin);
-    if request.roles.contains(&Role::Superadmin) && !minter_is_superadmin {
+    if !minter.may_grant(&request.roles) {
         issues.push(FieldIssue::new("roles", "only a superadmin may mint superadmin viewer tokens"));
     }
     let record = match request.record.as_deref() {
@@ -118,7 +117,9 @@ pub async fn create(
     let mut event = AuditEvent::on_workspace("viewer_token.created", actor_of(&principal), &workspace.id)
         .with("roles", json!(request.roles))
         .with("ttl_seconds", ttl);
-    event.target = json!({"type": "viewer_token", "id": request.actor.id, "name": request.actor.name});
+    // The end user's name is personal data; only committed fields may hold it, so
+    // the target names the user by id alone.
+    event.target = json!({"type": "viewer_token", "id": request.actor.id});
     if let Some(record) = &request.record {
         event = event.with("record", record.as_str());
     }

@@ -54,9 +54,9 @@ impl SqliteStorage {
     /// Opens (creating if needed) the database in `data_dir` and applies any
     /// pending migrations.
     pub fn open(data_dir: &Path) -> Result<SqliteStorage, StorageError> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|error| StorageError::Backend(format!("cannot create {}: {error}", data_dir.display())))?;
         let path = data_dir.join(DATABASE_FILE);
+        create_private(data_dir, &path)
+            .map_err(|error| StorageError::Backend(format!("cannot prepare {}: {error}", data_dir.display())))?;
         let connection = Connection::open(&path).map_err(backend)?;
         connection
             .execute_batch(
@@ -90,6 +90,31 @@ impl SqliteStorage {
             })
             .await
     }
+}
+
+/// Creates the data directory (mode 0700) and the database file (mode 0600) if
+/// they do not exist, and makes an existing database file 0600: it holds personal
+/// data and the deployment's token secrets. SQLite gives its `-wal` and `-shm`
+/// files the database file's mode.
+fn create_private(data_dir: &Path, database: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+        if !data_dir.exists() {
+            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(data_dir)?;
+        }
+        if database.exists() {
+            std::fs::set_permissions(database, std::fs::Permissions::from_mode(0o600))?;
+        } else {
+            std::fs::OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(database)?;
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = database;
+        std::fs::create_dir_all(data_dir)?;
+    }
+    Ok(())
 }
 
 fn migrate(connection: &Connection) -> Result<(), StorageError> {
