@@ -13,6 +13,7 @@ pub mod auth;
 pub mod body;
 pub mod caller;
 pub mod error;
+pub mod log_reader;
 pub mod openapi;
 pub mod routes;
 pub mod state;

@@ -22,6 +22,7 @@ use crate::audit::{AuditEvent, actor_of, record};
 use crate::auth::authorized;
 use crate::caller::Caller;
 use crate::error::{ApiError, ErrorEnvelope};
+use crate::log_reader::LogReader;
 use crate::routes::events::{FeedParams, query_params, visible_filter};
 use crate::routes::integrity::{LineSender, ndjson_response};
 use crate::state::AppState;
@@ -107,24 +108,16 @@ async fn send(sender: &LineSender, line: &ExportLine) -> Result<bool, StorageErr
 /// Every stored event in `seq` order, with the tree's leaf at its position, and
 /// then any row past the log's live size (which only tampering can put there).
 async fn export_log(state: &AppState, workspace: &str, size: u64, sender: &LineSender) -> Result<Sent, StorageError> {
-    let storage = state.storage();
-    let mut from = 0;
+    let mut reader = LogReader::new(state, workspace, size, EXPORT_CHUNK);
     let mut rows = 0;
-    while from < size {
-        let entries = storage.log_entries(workspace, from, EXPORT_CHUNK).await?;
-        let (Some(first), Some(last)) = (entries.first(), entries.last()) else { break };
-        let span = last.event.seq.min(size.saturating_sub(1)).saturating_sub(first.event.seq) + 1;
-        let span = usize::try_from(span).unwrap_or(usize::MAX);
-        let leaves: HashMap<u64, _> =
-            storage.tree_leaves(workspace, first.event.seq, span).await?.into_iter().collect();
-        from = last.event.seq + 1;
-        for entry in entries {
-            if entry.event.seq >= size {
-                from = size;
-                break;
-            }
+    loop {
+        let chunk = reader.next_chunk().await?;
+        if chunk.is_empty() {
+            break;
+        }
+        for (entry, logged) in chunk {
             let mut event = entry.event;
-            event.leaf_hash = leaves.get(&event.seq).map(encode_hash).unwrap_or_default();
+            event.leaf_hash = logged.as_ref().map(encode_hash).unwrap_or_default();
             let line = ExportLine { event, commitments: entry.commitments, tree_size: size, proof: None };
             if !send(sender, &line).await? {
                 return Ok((rows, false));
@@ -132,8 +125,7 @@ async fn export_log(state: &AppState, workspace: &str, size: u64, sender: &LineS
             rows += 1;
         }
     }
-    let live = storage.workspace(workspace).await?.map_or(size, |workspace| workspace.event_count);
-    for orphan in storage.log_entries(workspace, live.max(size), EXPORT_CHUNK).await? {
+    for orphan in reader.orphans(EXPORT_CHUNK).await? {
         let mut event = orphan.event;
         event.leaf_hash = String::new();
         let line = ExportLine { event, commitments: orphan.commitments, tree_size: size, proof: None };

@@ -2,7 +2,6 @@
 //! and consistency proofs, and a full verification of a workspace's log
 //! (`docs/canonical-form.md`).
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 
 use axum::Json;
@@ -23,6 +22,7 @@ use tokio::sync::mpsc;
 
 use crate::auth::{authorized, workspace_access};
 use crate::error::{ApiError, ErrorEnvelope};
+use crate::log_reader::LogReader;
 use crate::routes::events::{readable_categories, visible_event};
 use crate::state::AppState;
 
@@ -249,21 +249,16 @@ async fn verify_log(
     size: u64,
     progress: &LineSender,
 ) -> Result<Result<u64, Finding>, StorageError> {
-    let storage = state.storage();
-    let root = storage.tree_root(workspace, size).await?;
+    let root = state.storage().tree_root(workspace, size).await?;
     let mut verifier = LogVerifier::new(size);
-    let mut from = 0;
-    'chunks: while from < size {
-        let entries = storage.log_entries(workspace, from, VERIFY_CHUNK).await?;
-        let (Some(first), Some(last)) = (entries.first(), entries.last()) else { break };
-        let (first, last) = (first.event.seq, last.event.seq);
-        let span = usize::try_from(last.min(size.saturating_sub(1)).saturating_sub(first) + 1).unwrap_or(usize::MAX);
-        let leaves: HashMap<u64, _> = storage.tree_leaves(workspace, first, span).await?.into_iter().collect();
-        for entry in &entries {
+    let mut reader = LogReader::new(state, workspace, size, VERIFY_CHUNK);
+    loop {
+        let chunk = reader.next_chunk().await?;
+        if chunk.is_empty() {
+            break;
+        }
+        for (entry, logged) in &chunk {
             let seq = entry.event.seq;
-            if seq >= size {
-                break 'chunks;
-            }
             let changed = |error: String| Finding {
                 seq: Some(seq),
                 problem: Problem::Changed,
@@ -276,26 +271,20 @@ async fn verify_log(
                 Ok(leaf) => leaf,
                 Err(error) => return Ok(Err(changed(error.to_string()))),
             };
-            if let Err(finding) = verifier.entry(seq, recomputed, leaves.get(&seq).copied()) {
+            if let Err(finding) = verifier.entry(seq, recomputed, *logged) {
                 return Ok(Err(finding));
             }
         }
-        from = last + 1;
         // One progress line per chunk; a client that went away ends the work.
         let line = format!("{}\n", json!({"checked": verifier.checked(), "size": size}));
-        if from < size && progress.send(line).await.is_err() {
+        if verifier.checked() < size && progress.send(line).await.is_err() {
             return Ok(Err(Finding { seq: None, problem: Problem::Missing, message: "the client went away".into() }));
         }
     }
-    // Rows at or past the log's live size were never appended through Logbook.
-    let live = storage.workspace(workspace).await?.map_or(size, |workspace| workspace.event_count);
-    if let Some(orphan) = storage.log_entries(workspace, live.max(size), 1).await?.first() {
+    if let Some(orphan) = reader.orphans(1).await?.first() {
         let seq = orphan.event.seq;
-        return Ok(Err(Finding {
-            seq: Some(seq),
-            problem: Problem::Extra,
-            message: format!("seq {seq} is beyond the log's {live} leaves"),
-        }));
+        let message = format!("seq {seq} is beyond the log's leaves: no append made it");
+        return Ok(Err(Finding { seq: Some(seq), problem: Problem::Extra, message }));
     }
     Ok(verifier.finish(&root))
 }
