@@ -7,7 +7,9 @@
 
 use std::cmp::Ordering;
 
-use crate::event::{ActorType, Category, EventBody};
+use serde_json::Value;
+
+use crate::event::{ActorType, Category, EventBody, Outcome};
 use crate::timestamp::Timestamp;
 
 /// One entry of the `action` filter: an exact action, or every action under a
@@ -63,6 +65,34 @@ impl RecordKey {
     }
 }
 
+/// A condition on one change of an event: its field, previous and new value.
+/// An event matches when one of its changes meets every part given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangeFilter {
+    /// The changed field's name.
+    pub field: Option<String>,
+    /// The previous value, as [`value_text`] writes it.
+    pub from: Option<String>,
+    /// The new value, as [`value_text`] writes it.
+    pub to: Option<String>,
+}
+
+impl ChangeFilter {
+    /// Whether no part is given.
+    pub fn is_empty(&self) -> bool {
+        self.field.is_none() && self.from.is_none() && self.to.is_none()
+    }
+}
+
+/// A change value as filters compare it: a string as itself, anything else as
+/// compact JSON (`5`, `true`, `null`, `{"a":1}`).
+pub fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// Which events match; every field left empty matches everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventFilter {
@@ -81,6 +111,12 @@ pub struct EventFilter {
     pub target_id: Option<String>,
     /// Only events whose target or related records include this record.
     pub record: Option<RecordKey>,
+    /// Only events with this outcome.
+    pub outcome: Option<Outcome>,
+    /// Only events from this IP address (in normalised form).
+    pub ip: Option<String>,
+    /// Only events with a change meeting this condition.
+    pub change: ChangeFilter,
     /// Only events that occurred at or after this instant.
     pub since: Option<Timestamp>,
     /// Only events that occurred before this instant.
@@ -99,6 +135,14 @@ impl EventFilter {
             && self.record.as_ref().is_none_or(|key| {
                 event.records().iter().any(|record| record.record_type == key.record_type && record.id == key.id)
             })
+            && self.outcome.is_none_or(|outcome| outcome == event.outcome)
+            && self.ip.as_ref().is_none_or(|ip| event.context.ip.as_ref() == Some(ip))
+            && (self.change.is_empty()
+                || event.changes.iter().any(|change| {
+                    self.change.field.as_ref().is_none_or(|field| *field == change.field)
+                        && self.change.from.as_ref().is_none_or(|from| *from == value_text(&change.from))
+                        && self.change.to.as_ref().is_none_or(|to| *to == value_text(&change.to))
+                }))
             && self.since.is_none_or(|since| event.occurred_at >= since)
             && self.until.is_none_or(|until| event.occurred_at < until)
     }
@@ -186,6 +230,14 @@ mod tests {
         assert_eq!(ActionPattern::parse("Ticket.*"), None);
         assert!(ActionPattern::Prefix("user.".into()).matches("user.user.updated"));
         assert!(!ActionPattern::Prefix("user.".into()).matches("users.created"));
+    }
+
+    #[test]
+    fn change_values_as_text() {
+        assert_eq!(value_text(&Value::from("open")), "open");
+        assert_eq!(value_text(&Value::from(5)), "5");
+        assert_eq!(value_text(&Value::Null), "null");
+        assert_eq!(value_text(&serde_json::json!({"a": [1, true]})), r#"{"a":[1,true]}"#);
     }
 
     #[test]

@@ -31,10 +31,36 @@ fn naive_matches(event: &Value, params: &[(&str, String)]) -> bool {
             records.extend(event["related"].as_array().unwrap());
             records.iter().any(|record| record["type"] == record_type && record["id"] == id)
         }
+        "outcome" => text("/outcome") == *value,
+        "ip" => text("/context/ip") == *value,
+        "change" => {
+            // field|from|to, each part optional (empty: any).
+            let parts: Vec<&str> = value.split('|').collect();
+            let as_text = |value: &Value| value.as_str().map_or_else(|| value.to_string(), str::to_string);
+            event["changes"].as_array().unwrap().iter().any(|change| {
+                (parts[0].is_empty() || change["field"] == parts[0])
+                    && (parts[1].is_empty() || as_text(&change["from"]) == parts[1])
+                    && (parts[2].is_empty() || as_text(&change["to"]) == parts[2])
+            })
+        }
         "since" => text("/occurred_at") >= *value,
         "until" => text("/occurred_at") < *value,
         other => panic!("no naive reading of {other}"),
     })
+}
+
+/// The query parameters of one naive parameter (`change` is three of them).
+fn to_query(name: &str, value: &str) -> Vec<String> {
+    if name != "change" {
+        return vec![format!("{name}={}", encode(value))];
+    }
+    let parts: Vec<&str> = value.split('|').collect();
+    ["field", "from_value", "to_value"]
+        .iter()
+        .zip(parts)
+        .filter(|(_, part)| !part.is_empty())
+        .map(|(key, part)| format!("{key}={}", encode(part)))
+        .collect()
 }
 
 fn seqs(events: &[Value]) -> Vec<u64> {
@@ -124,6 +150,26 @@ fn random_params(rng: &mut SmallRng, sample: &[Value]) -> Vec<(&'static str, Str
         let record = &records[rng.random_range(0..records.len())];
         params.push(("record", format!("{}:{}", record["type"].as_str().unwrap(), record["id"].as_str().unwrap())));
     }
+    if rng.random_bool(0.15) {
+        params.push(("outcome", ["success", "failure"][rng.random_range(0..2)].to_string()));
+    }
+    if rng.random_bool(0.15) {
+        params.push(("ip", text(pick(rng), "/context/ip")));
+    }
+    if rng.random_bool(0.3) {
+        let with_changes: Vec<&Value> =
+            sample.iter().filter(|event| !event["changes"].as_array().unwrap().is_empty()).collect();
+        let change = &with_changes[rng.random_range(0..with_changes.len())]["changes"][0];
+        let as_text = |value: &Value| value.as_str().map_or_else(|| value.to_string(), str::to_string);
+        let field = if rng.random_bool(0.7) { change["field"].as_str().unwrap().to_string() } else { String::new() };
+        let from = if rng.random_bool(0.5) { as_text(&change["from"]) } else { String::new() };
+        let to = if rng.random_bool(0.5) || (field.is_empty() && from.is_empty()) {
+            as_text(&change["to"])
+        } else {
+            String::new()
+        };
+        params.push(("change", format!("{field}|{from}|{to}")));
+    }
     if rng.random_bool(0.3) {
         params.push(("since", text(pick(rng), "/occurred_at")));
     }
@@ -148,7 +194,7 @@ async fn random_filters_and_pages_match_a_naive_evaluation() {
         if !ascending {
             expected.reverse();
         }
-        let mut query: Vec<String> = params.iter().map(|(name, value)| format!("{name}={}", encode(value))).collect();
+        let mut query: Vec<String> = params.iter().flat_map(|(name, value)| to_query(name, value)).collect();
         query.push(format!("limit={limit}"));
         if ascending {
             query.push("order=asc".into());
@@ -187,6 +233,11 @@ async fn every_single_filter_matches_something_and_is_exact() {
         ("target_type", text("/target/type")),
         ("target_id", text("/target/id")),
         ("record", format!("{}:{}", related["type"].as_str().unwrap(), related["id"].as_str().unwrap())),
+        ("outcome", "failure".into()),
+        ("ip", text("/context/ip")),
+        ("change", "status||".into()),
+        ("change", "|open|".into()),
+        ("change", "status|open|solved".into()),
         ("since", text("/occurred_at")),
         ("until", text("/occurred_at")),
     ];
@@ -201,8 +252,9 @@ async fn every_single_filter_matches_something_and_is_exact() {
             !expected.is_empty() && expected.len() < everything.len(),
             "{name}={value} should match some events, not all"
         );
-        let got =
-            app.all_pages(&format!("/v1/workspaces/acme/events?{name}={}&limit=1000", encode(&value)), &admin).await;
+        let got = app
+            .all_pages(&format!("/v1/workspaces/acme/events?{}&limit=1000", to_query(name, &value).join("&")), &admin)
+            .await;
         assert_eq!(seqs(&got).into_iter().collect::<std::collections::BTreeSet<_>>(), expected, "{name}={value}");
     }
 }
@@ -267,6 +319,9 @@ async fn bad_parameters_are_named() {
         ("since=yesterday", "since"),
         ("until=2026-13-01", "until"),
         ("actor_id=", "actor_id"),
+        ("outcome=maybe", "outcome"),
+        ("ip=not-an-address", "ip"),
+        ("field=", "field"),
         ("colour=red", "colour"),
     ] {
         let answer = app.call(Method::GET, &format!("/v1/workspaces/acme/events?{query}"), Some(&admin), None).await;

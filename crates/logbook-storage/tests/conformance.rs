@@ -5,11 +5,12 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use logbook_core::filter::value_text;
 use logbook_core::integrity::{Commitments, decode_hash, event_leaf_hash};
 use logbook_core::validate::{Limits, validate_event};
 use logbook_core::{
-    ActionPattern, ActorType, Catalog, Category, Event, EventFilter, EventQuery, Order, Position, RecordKey, Role,
-    Timestamp, WorkspaceCatalog, WorkspaceSettings,
+    ActionPattern, ActorType, Catalog, Category, ChangeFilter, Event, EventFilter, EventQuery, Order, Outcome,
+    Position, RecordKey, Role, Timestamp, WorkspaceCatalog, WorkspaceSettings,
 };
 use logbook_storage::{NewApiKey, NewEvent, NewWorkspace, Storage, StorageError, WorkspaceUpdate};
 use logbook_tlog::proof::{verify_consistency, verify_inclusion};
@@ -310,6 +311,21 @@ fn random_filter(rng: &mut SmallRng, sample: &[Event]) -> EventFilter {
         let record = records[rng.random_range(0..records.len())];
         filter.record = Some(RecordKey { record_type: record.record_type.clone(), id: record.id.clone() });
     }
+    if rng.random_bool(0.15) {
+        filter.outcome = Some([Outcome::Success, Outcome::Failure][rng.random_range(0..2)]);
+    }
+    if rng.random_bool(0.15) {
+        filter.ip = pick(rng).context.ip.clone();
+    }
+    if rng.random_bool(0.3) {
+        let with_changes: Vec<&Event> = sample.iter().filter(|event| !event.body.changes.is_empty()).collect();
+        let change = &with_changes[rng.random_range(0..with_changes.len())].body.changes[0];
+        filter.change = ChangeFilter {
+            field: rng.random_bool(0.7).then(|| change.field.clone()),
+            from: rng.random_bool(0.5).then(|| value_text(&change.from)),
+            to: rng.random_bool(0.5).then(|| value_text(&change.to)),
+        };
+    }
     if rng.random_bool(0.3) {
         filter.since = Some(pick(rng).occurred_at);
     }
@@ -342,7 +358,7 @@ async fn queries_match_the_reference_filter(backend: &dyn Backend) {
 
     let mut rng = SmallRng::seed_from_u64(99);
     let mut nonempty = 0;
-    for round in 0..150 {
+    for round in 0..200 {
         let filter = random_filter(&mut rng, &everything);
         let order = if rng.random_bool(0.5) { Order::Desc } else { Order::Asc };
         let max_seq = rng.random_bool(0.2).then(|| rng.random_range(0..1500u64));
@@ -374,7 +390,7 @@ async fn queries_match_the_reference_filter(backend: &dyn Backend) {
         let expected_seqs: Vec<u64> = expected.iter().map(|event| event.seq).collect();
         assert_eq!(seen, expected_seqs, "round {round}: {filter:?} {order:?} limit {limit} max_seq {max_seq:?}");
     }
-    assert!(nonempty >= 75, "only {nonempty} of 150 random filters matched anything");
+    assert!(nonempty >= 80, "only {nonempty} of 200 random filters matched anything");
 
     // Each filter on its own, so that none is only ever tested in combination.
     let body = &everything[42].body;
@@ -388,6 +404,17 @@ async fn queries_match_the_reference_filter(backend: &dyn Backend) {
         EventFilter { target_id: Some(body.target.id.clone()), ..Default::default() },
         EventFilter {
             record: Some(RecordKey { record_type: "ticket".into(), id: "T-10000".into() }),
+            ..Default::default()
+        },
+        EventFilter { outcome: Some(Outcome::Failure), ..Default::default() },
+        EventFilter { ip: body.context.ip.clone(), ..Default::default() },
+        EventFilter {
+            change: ChangeFilter { field: Some("status".into()), ..Default::default() },
+            ..Default::default()
+        },
+        EventFilter { change: ChangeFilter { to: Some("solved".into()), ..Default::default() }, ..Default::default() },
+        EventFilter {
+            change: ChangeFilter { field: Some("status".into()), from: Some("open".into()), to: None },
             ..Default::default()
         },
         EventFilter { since: Some(body.occurred_at), ..Default::default() },

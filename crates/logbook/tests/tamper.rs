@@ -50,9 +50,9 @@ const CASES: [Case; 5] = [
     Case {
         workspace: "inserted",
         sql: "INSERT INTO events (workspace, seq, id, action, category, occurred_at, actor_type, actor_id, target_type,
-                                  target_id, idempotency_key, body, personal, leaf_hash)
+                                  target_id, outcome, ip, idempotency_key, body, personal, leaf_hash)
               SELECT workspace, 40, 'forged', action, category, occurred_at, actor_type, actor_id, target_type,
-                     target_id, NULL, body, personal, leaf_hash FROM events WHERE workspace = ?1 AND seq = 3",
+                     target_id, outcome, ip, NULL, body, personal, leaf_hash FROM events WHERE workspace = ?1 AND seq = 3",
         seq: 40,
         problem: "extra",
     },

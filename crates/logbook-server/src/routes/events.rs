@@ -10,8 +10,8 @@ use logbook_core::cursor::Cursor;
 use logbook_core::integrity::{Commitments, encode_hash};
 use logbook_core::validate::validate_event;
 use logbook_core::{
-    ActionPattern, Actor, ActorType, Catalog, Category, Change, Context, Event, EventFilter, EventQuery, Order,
-    Outcome, Permission, Position, Principal, RecordKey, RecordRef, Timestamp, Workspace,
+    ActionPattern, Actor, ActorType, Catalog, Category, Change, ChangeFilter, Context, Event, EventFilter, EventQuery,
+    Order, Outcome, Permission, Position, Principal, RecordKey, RecordRef, Timestamp, Workspace,
 };
 use logbook_storage::NewEvent;
 use serde::{Deserialize, Serialize};
@@ -191,6 +191,16 @@ pub struct FeedParams {
     pub target_id: Option<String>,
     /// `type:id`: events whose target or related records include it.
     pub record: Option<String>,
+    /// `success` or `failure`.
+    pub outcome: Option<String>,
+    /// Only events from this IP address.
+    pub ip: Option<String>,
+    /// Only events with a change of this field.
+    pub field: Option<String>,
+    /// Only events with a change from this value (a string as itself, other JSON as JSON: `5`, `null`).
+    pub from_value: Option<String>,
+    /// Only events with a change to this value; with `field` and `from_value`, one change must match all.
+    pub to_value: Option<String>,
     /// Occurred at or after (RFC 3339, or a date meaning its midnight UTC).
     pub since: Option<String>,
     /// Occurred before (RFC 3339, or a date).
@@ -274,6 +284,21 @@ pub(crate) fn parse_params(params: FeedParams) -> Result<(EventFilter, Order, us
                     .ok_or_else(|| ApiError::invalid_parameter("record must read type:id, such as ticket:T-42"))
             })
             .transpose()?,
+        outcome: params
+            .outcome
+            .map(|text| {
+                Outcome::parse(&text).ok_or_else(|| ApiError::invalid_parameter("outcome must be success or failure"))
+            })
+            .transpose()?,
+        ip: params
+            .ip
+            .map(|text| {
+                text.parse::<std::net::IpAddr>()
+                    .map(|address| address.to_string())
+                    .map_err(|_| ApiError::invalid_parameter("ip must be an IPv4 or IPv6 address"))
+            })
+            .transpose()?,
+        change: ChangeFilter { field: nonempty("field", params.field)?, from: params.from_value, to: params.to_value },
         since: timestamp("since", params.since.as_deref())?,
         until: timestamp("until", params.until.as_deref())?,
     };

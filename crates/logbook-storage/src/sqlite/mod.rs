@@ -13,6 +13,7 @@ mod writer;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+use logbook_core::filter::value_text;
 use logbook_core::integrity::{Commitments, LeafPosition, encode_hash, leaf_hash};
 use logbook_core::{Event, EventBody, EventQuery, Role, Timestamp, Workspace, WorkspaceCatalog, WorkspaceSettings};
 use logbook_tlog::Hash;
@@ -244,14 +245,20 @@ fn append_events(connection: &Connection, workspace: &str, events: &[NewEvent]) 
     let mut insert_event = connection
         .prepare_cached(
             "INSERT INTO events (workspace, seq, id, action, category, occurred_at, actor_type, actor_id,
-                                 target_type, target_id, idempotency_key, body, personal, leaf_hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                                 target_type, target_id, outcome, ip, idempotency_key, body, personal, leaf_hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         )
         .map_err(backend)?;
     let mut insert_record = connection
         .prepare_cached(
             "INSERT OR IGNORE INTO event_records (workspace, record_type, record_id, occurred_at, seq)
              VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .map_err(backend)?;
+    let mut insert_change = connection
+        .prepare_cached(
+            "INSERT INTO event_changes (workspace, seq, position, field, from_value, to_value)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )
         .map_err(backend)?;
     let mut insert_node = connection
@@ -294,6 +301,8 @@ fn append_events(connection: &Connection, workspace: &str, events: &[NewEvent]) 
                 body.actor.id,
                 body.target.record_type,
                 body.target.id,
+                body.outcome.as_str(),
+                body.context.ip,
                 body.idempotency_key,
                 body_json,
                 to_json(&event.commitments)?,
@@ -310,6 +319,18 @@ fn append_events(connection: &Connection, workspace: &str, events: &[NewEvent]) 
         for record in body.records() {
             insert_record
                 .execute(params![workspace, record.record_type, record.id, occurred_at, seq])
+                .map_err(backend)?;
+        }
+        for (position, change) in body.changes.iter().enumerate() {
+            insert_change
+                .execute(params![
+                    workspace,
+                    seq,
+                    position,
+                    change.field,
+                    value_text(&change.from),
+                    value_text(&change.to)
+                ])
                 .map_err(backend)?;
         }
         answers.push(Appended {

@@ -78,6 +78,24 @@ pub(crate) fn page_query(workspace: &str, query: &EventQuery) -> Sql {
     equal("e.actor_type", filter.actor_type.map(|actor_type| actor_type.as_str().to_string()), &mut parameters);
     equal("e.target_type", filter.target_type.clone(), &mut parameters);
     equal("e.target_id", filter.target_id.clone(), &mut parameters);
+    equal("e.outcome", filter.outcome.map(|outcome| outcome.as_str().to_string()), &mut parameters);
+    equal("e.ip", filter.ip.clone(), &mut parameters);
+
+    // One change must meet every part given: a correlated EXISTS over the
+    // event's changes.
+    if !filter.change.is_empty() {
+        let mut parts = vec!["c.workspace = e.workspace".to_string(), "c.seq = e.seq".to_string()];
+        for (column, value) in [
+            ("c.field", &filter.change.field),
+            ("c.from_value", &filter.change.from),
+            ("c.to_value", &filter.change.to),
+        ] {
+            if let Some(value) = value {
+                parts.push(format!("{column} = {}", bind(&mut parameters, SqlValue::Text(value.clone()))));
+            }
+        }
+        conditions.push(format!("EXISTS (SELECT 1 FROM event_changes c WHERE {})", parts.join(" AND ")));
+    }
 
     if let Some(since) = filter.since {
         let since = bind(&mut parameters, SqlValue::Integer(since.as_millis()));

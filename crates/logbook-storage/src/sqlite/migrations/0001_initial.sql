@@ -37,6 +37,8 @@ CREATE TABLE events (
     actor_id         TEXT NOT NULL,
     target_type      TEXT NOT NULL,
     target_id        TEXT NOT NULL,
+    outcome          TEXT NOT NULL,
+    ip               TEXT,
     idempotency_key  TEXT,
     body             TEXT NOT NULL,
     personal         TEXT NOT NULL,
@@ -50,6 +52,20 @@ CREATE INDEX events_by_time ON events (workspace, occurred_at, seq);
 CREATE INDEX events_by_actor ON events (workspace, actor_id, occurred_at, seq);
 CREATE INDEX events_by_target ON events (workspace, target_type, target_id, occurred_at, seq);
 CREATE INDEX events_by_action ON events (workspace, action, occurred_at, seq);
+CREATE INDEX events_by_ip ON events (workspace, ip, occurred_at, seq) WHERE ip IS NOT NULL;
+
+-- Each change of each event, its values as filters compare them (a string as
+-- itself, anything else as compact JSON): the `field`, `from_value` and
+-- `to_value` filters.
+CREATE TABLE event_changes (
+    workspace   TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    position    INTEGER NOT NULL,
+    field       TEXT NOT NULL,
+    from_value  TEXT NOT NULL,
+    to_value    TEXT NOT NULL,
+    PRIMARY KEY (workspace, seq, position)
+) STRICT, WITHOUT ROWID;
 
 -- Every record an event concerns (its target and each related record): the
 -- index behind record timelines and the `record` filter.
