@@ -148,6 +148,58 @@ impl EventFilter {
     }
 }
 
+/// How `stats` groups the events it counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    /// By action.
+    Action,
+    /// By actor id.
+    Actor,
+    /// By the target's record type.
+    TargetType,
+    /// By UTC day of `occurred_at`: `2026-01-31`.
+    Day,
+    /// By UTC hour of `occurred_at`: `2026-01-31T14:00Z`.
+    Hour,
+}
+
+impl GroupBy {
+    /// Every grouping, by wire name.
+    pub const ALL: [GroupBy; 5] = [GroupBy::Action, GroupBy::Actor, GroupBy::TargetType, GroupBy::Day, GroupBy::Hour];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupBy::Action => "action",
+            GroupBy::Actor => "actor",
+            GroupBy::TargetType => "target_type",
+            GroupBy::Day => "day",
+            GroupBy::Hour => "hour",
+        }
+    }
+
+    /// Reads a wire name.
+    pub fn parse(text: &str) -> Option<GroupBy> {
+        GroupBy::ALL.into_iter().find(|group| group.as_str() == text)
+    }
+
+    /// The group an event falls in: the reference meaning of each grouping.
+    pub fn key(self, event: &EventBody) -> String {
+        match self {
+            GroupBy::Action => event.action.clone(),
+            GroupBy::Actor => event.actor.id.clone(),
+            GroupBy::TargetType => event.target.record_type.clone(),
+            GroupBy::Day => event.occurred_at.day(),
+            GroupBy::Hour => format!("{}:00Z", &event.occurred_at.to_rfc3339()[..13]),
+        }
+    }
+
+    /// Whether groups are listed by key (time) rather than by count.
+    pub fn is_time(self) -> bool {
+        matches!(self, GroupBy::Day | GroupBy::Hour)
+    }
+}
+
 /// Newest first (`desc`, the default) or oldest first (`asc`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Order {

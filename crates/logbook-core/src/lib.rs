@@ -19,7 +19,7 @@ pub mod workspace;
 pub use access::{Permission, Principal, Role};
 pub use catalog::{ActionSpec, Catalog, CatalogMode, Severity, WorkspaceCatalog};
 pub use event::{Actor, ActorType, Category, Change, Context, Event, EventBody, Outcome, RecordRef};
-pub use filter::{ActionPattern, ChangeFilter, EventFilter, EventQuery, Order, Position, RecordKey};
+pub use filter::{ActionPattern, ChangeFilter, EventFilter, EventQuery, GroupBy, Order, Position, RecordKey};
 pub use timestamp::Timestamp;
 pub use validate::{FieldIssue, Limits};
 pub use workspace::{Workspace, WorkspaceSettings};

@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .route("/workspaces/{workspace}/consistency", get(routes::integrity::consistency))
         .route("/workspaces/{workspace}/verify", get(routes::integrity::verify))
         .route("/workspaces/{workspace}/export", get(routes::export::export))
+        .route("/workspaces/{workspace}/stats", get(routes::stats::stats))
         .route("/log-keys", get(routes::integrity::log_keys))
         .route("/workspaces/{workspace}/records/{type}/{id}/events", get(routes::events::timeline))
         .route("/workspaces/{workspace}/catalog", get(routes::catalog::get).put(routes::catalog::put))

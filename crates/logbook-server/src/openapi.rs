@@ -40,6 +40,7 @@ impl Modify for BearerAuth {
         routes::events::get,
         routes::events::timeline,
         routes::export::export,
+        routes::stats::stats,
         routes::integrity::log_keys,
         routes::integrity::checkpoint,
         routes::integrity::proof,

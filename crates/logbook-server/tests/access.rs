@@ -61,6 +61,7 @@ const ENDPOINTS: &[(&str, &str, Needs)] = &[
     ("GET", "/v1/workspaces/{workspace}/events/{id}", Needs::ReadAuditEvent),
     ("GET", "/v1/workspaces/{workspace}/records/{type}/{id}/events", Needs::ReadLog),
     ("GET", "/v1/workspaces/{workspace}/export", Needs::Export),
+    ("GET", "/v1/workspaces/{workspace}/stats", Needs::ReadLog),
     ("GET", "/v1/workspaces/{workspace}/checkpoint", Needs::ReadLog),
     ("GET", "/v1/workspaces/{workspace}/events/{id}/proof", Needs::ReadAuditEvent),
     ("GET", "/v1/workspaces/{workspace}/consistency", Needs::ReadLog),
@@ -163,6 +164,7 @@ async fn call(app: &TestApp, fixture: &Fixture, endpoint: &Endpoint, token: Opti
         "/v1/workspaces/{workspace}/events" if endpoint.method == Method::GET => format!("{path}?limit=1000"),
         "/v1/workspaces/{workspace}/export" => format!("{path}?format=ndjson"),
         "/v1/workspaces/{workspace}/consistency" => format!("{path}?from=1&to=2"),
+        "/v1/workspaces/{workspace}/stats" => format!("{path}?group_by=action"),
         _ => path,
     };
     let body = match (endpoint.method.as_str(), endpoint.template) {

@@ -104,18 +104,19 @@ async fn loaded_app() -> (TestApp, Vec<Value>) {
         let token = app.key("acme", role).to_string();
         app.call(Method::GET, "/v1/workspaces/acme/events?limit=1", Some(&token), None).await;
         app.call(Method::GET, "/v1/workspaces/acme/records/ticket/T-10000/events?limit=1", Some(&token), None).await;
+        app.call(Method::GET, "/v1/workspaces/acme/stats?group_by=day", Some(&token), None).await;
     }
     let admin = app.key("acme", Role::Admin).to_string();
     let everything = app.all_pages("/v1/workspaces/acme/events?order=asc&limit=1000", &admin).await;
     let recorded = |action: &str| {
         everything.iter().filter(|event| event["action"] == action && event["seq"].as_u64() >= Some(800)).count()
     };
-    // Four readers of the audit log opened a feed and a timeline; the publisher and
-    // the agent were denied both.
+    // Four readers of the audit log opened a feed, a timeline and stats; the
+    // publisher and the agent were denied all three.
     assert_eq!(
         (everything.len(), recorded("audit_log.viewed"), recorded("authz.denied")),
-        (812, 8, 4),
-        "800 events, 8 recorded views and 4 recorded denials"
+        (818, 12, 6),
+        "800 events, 12 recorded views and 6 recorded denials"
     );
     (app, everything)
 }
@@ -281,7 +282,7 @@ async fn cursors_are_stable_and_tamper_proof() {
         std::cmp::Reverse((event["occurred_at"].as_str().unwrap().to_string(), event["seq"].as_u64().unwrap()))
     });
     assert_eq!(paged, seqs(&expected), "exactly the events present when paging began, once each, in order");
-    assert_eq!(paged.len(), 812);
+    assert_eq!(paged.len(), 818);
 
     let mut tampered = cursor.clone().into_bytes();
     tampered[5] = if tampered[5] == b'A' { b'B' } else { b'A' };
@@ -383,4 +384,55 @@ async fn roles_see_only_their_categories() {
     assert_eq!(elsewhere.status, StatusCode::NOT_FOUND);
     let audit_only = app.all_pages("/v1/workspaces/acme/events?category=audit&limit=1000", supervisor).await;
     assert!(audit_only.is_empty(), "asking for a hidden category returns nothing");
+}
+
+#[tokio::test]
+async fn stats_count_what_the_feed_would_return() {
+    let (app, everything) = loaded_app().await;
+    let admin = app.key("acme", Role::Admin).to_string();
+    let supervisor = app.key("acme", Role::Supervisor).to_string();
+    let mut rng = SmallRng::seed_from_u64(17);
+    for (round, group_by) in ["action", "actor", "target_type", "day", "hour"].iter().cycle().take(25).enumerate() {
+        let params = if round % 5 == 0 { Vec::new() } else { random_params(&mut rng, &everything) };
+        let mut query: Vec<String> = params.iter().flat_map(|(name, value)| to_query(name, value)).collect();
+        query.push(format!("group_by={group_by}"));
+        let token = if round % 2 == 0 { &admin } else { &supervisor };
+        let answer =
+            app.call(Method::GET, &format!("/v1/workspaces/acme/stats?{}", query.join("&")), Some(token), None).await;
+        assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+        let seen = if token == &admin { vec!["activity", "audit"] } else { vec!["activity"] };
+        let mut want: std::collections::BTreeMap<String, u64> = Default::default();
+        for event in everything
+            .iter()
+            .filter(|event| naive_matches(event, &params) && seen.contains(&event["category"].as_str().unwrap()))
+        {
+            let occurred_at = event["occurred_at"].as_str().unwrap();
+            let key = match *group_by {
+                "action" => event["action"].as_str().unwrap().to_string(),
+                "actor" => event["actor"]["id"].as_str().unwrap().to_string(),
+                "target_type" => event["target"]["type"].as_str().unwrap().to_string(),
+                "day" => occurred_at[..10].to_string(),
+                _ => format!("{}:00Z", &occurred_at[..13]),
+            };
+            *want.entry(key).or_default() += 1;
+        }
+        let groups = answer.body["groups"].as_array().unwrap();
+        let got: std::collections::BTreeMap<String, u64> = groups
+            .iter()
+            .map(|group| (group["key"].as_str().unwrap().to_string(), group["count"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(got, want, "round {round} by {group_by}: {params:?}");
+        assert_eq!(answer.body["total"].as_u64(), Some(want.values().sum::<u64>()));
+        let keys: Vec<&str> = groups.iter().map(|group| group["key"].as_str().unwrap()).collect();
+        if ["day", "hour"].contains(group_by) {
+            assert!(keys.windows(2).all(|pair| pair[0] < pair[1]), "time groups come in order");
+        } else {
+            let counts: Vec<u64> = groups.iter().map(|group| group["count"].as_u64().unwrap()).collect();
+            assert!(counts.windows(2).all(|pair| pair[0] >= pair[1]), "the largest groups come first");
+        }
+    }
+    for query in ["", "group_by=week", "group_by=action&limit=5", "group_by=action&cursor=x"] {
+        let answer = app.call(Method::GET, &format!("/v1/workspaces/acme/stats?{query}"), Some(&admin), None).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{query}");
+    }
 }

@@ -225,7 +225,7 @@ async fn exports_verify_offline_whole_or_filtered() {
         .map(|line| if line.contains("\"seq\":42,") { line.replace("T-2-2", "T-9-9") } else { line.to_string() })
         .collect();
     assert_eq!(verify_export(&edited, &at_100).unwrap_err().seq, Some(42));
-    for query in ["format=csv", "", "format=ndjson&limit=5", "format=ndjson&cursor=x"] {
+    for query in ["format=xml", "", "format=ndjson&limit=5", "format=ndjson&cursor=x", "format=csv&group_by=day"] {
         let (status, _) = app.text(&format!("/v1/workspaces/acme/export?{query}"), &auditor, None).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
     }

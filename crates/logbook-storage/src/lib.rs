@@ -20,7 +20,7 @@ pub mod model;
 pub mod sqlite;
 
 use async_trait::async_trait;
-use logbook_core::{Event, EventQuery, Timestamp, Workspace};
+use logbook_core::{Event, EventFilter, EventQuery, GroupBy, Timestamp, Workspace};
 
 pub use logbook_tlog::Hash;
 pub use model::{ApiKey, Appended, LogEntry, NewApiKey, NewEvent, NewWorkspace, StorageError, WorkspaceUpdate};
@@ -62,6 +62,16 @@ pub trait Storage: Send + Sync + 'static {
 
     /// One page of a workspace's events.
     async fn query(&self, workspace: &str, query: &EventQuery) -> Result<Vec<Event>, StorageError>;
+
+    /// How many events match `filter` (with `seq` at most `max_seq`), per group,
+    /// in no particular order.
+    async fn stats(
+        &self,
+        workspace: &str,
+        filter: &EventFilter,
+        max_seq: u64,
+        group_by: GroupBy,
+    ) -> Result<Vec<(String, u64)>, StorageError>;
 
     /// One event by id, or `None`.
     async fn event(&self, workspace: &str, id: &str) -> Result<Option<Event>, StorageError>;

@@ -2,9 +2,10 @@
 //! written once and run against every backend by the `backends!` macro at the
 //! bottom. A new backend adds one line there.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use logbook_core::GroupBy;
 use logbook_core::filter::value_text;
 use logbook_core::integrity::{Commitments, decode_hash, event_leaf_hash};
 use logbook_core::validate::{Limits, validate_event};
@@ -391,6 +392,20 @@ async fn queries_match_the_reference_filter(backend: &dyn Backend) {
         assert_eq!(seen, expected_seqs, "round {round}: {filter:?} {order:?} limit {limit} max_seq {max_seq:?}");
     }
     assert!(nonempty >= 80, "only {nonempty} of 200 random filters matched anything");
+
+    // Counts per group under random filters equal the reference grouping.
+    for round in 0..60 {
+        let filter = random_filter(&mut rng, &everything);
+        let group_by = GroupBy::ALL[round % GroupBy::ALL.len()];
+        let max_seq = if round % 3 == 0 { 999 } else { 1499 };
+        let mut want: BTreeMap<String, u64> = BTreeMap::new();
+        for event in everything.iter().filter(|event| event.seq <= max_seq && filter.matches(&event.body)) {
+            *want.entry(group_by.key(&event.body)).or_default() += 1;
+        }
+        let got: BTreeMap<String, u64> =
+            storage.stats("acme", &filter, max_seq, group_by).await.unwrap().into_iter().collect();
+        assert_eq!(got, want, "stats round {round} by {group_by:?}: {filter:?}");
+    }
 
     // Each filter on its own, so that none is only ever tested in combination.
     let body = &everything[42].body;

@@ -211,8 +211,10 @@ pub struct FeedParams {
     pub limit: Option<String>,
     /// The `next_cursor` of the previous page (not for exports).
     pub cursor: Option<String>,
-    /// Exports only: `ndjson`.
+    /// Exports only: `ndjson` or `csv`.
     pub format: Option<String>,
+    /// Stats only: `action`, `actor`, `target_type`, `day` or `hour`.
+    pub group_by: Option<String>,
 }
 
 /// One page of a feed.
@@ -392,8 +394,8 @@ async fn feed_page(
     params: FeedParams,
     record: Option<RecordKey>,
 ) -> Result<Json<FeedPage>, ApiError> {
-    if params.format.is_some() {
-        return Err(ApiError::invalid_parameter("format applies to exports only"));
+    if params.format.is_some() || params.group_by.is_some() {
+        return Err(ApiError::invalid_parameter("format applies to exports and group_by to stats only"));
     }
     let view = match &record {
         Some(record) => ("timeline", Some(format!("{}:{}", record.record_type, record.id))),

@@ -1,5 +1,6 @@
-//! Exports: the events under a filter as NDJSON, streamed with constant memory,
-//! each line carrying what `logbook verify` needs (`docs/canonical-form.md` §6).
+//! Exports: the events under a filter as NDJSON, each line carrying what
+//! `logbook verify` needs (`docs/canonical-form.md` §6), or as CSV for
+//! spreadsheets; streamed with constant memory either way.
 //!
 //! An unfiltered export of a caller who sees every category holds the whole log
 //! in `seq` order and is checked by rebuilding the tree; any other export carries
@@ -12,9 +13,10 @@ use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::HeaderValue;
 use axum::http::header::CONTENT_DISPOSITION;
 use axum::response::Response;
-use logbook_core::export::ExportLine;
+use logbook_core::catalog::describe;
+use logbook_core::export::{ExportLine, csv_header, csv_line};
 use logbook_core::integrity::encode_hash;
-use logbook_core::{Category, EventFilter, EventQuery, Order, Permission, Position};
+use logbook_core::{Catalog, Category, EventFilter, EventQuery, Order, Permission, Position, WorkspaceCatalog};
 use logbook_storage::StorageError;
 use tokio::sync::mpsc;
 
@@ -24,7 +26,7 @@ use crate::caller::Caller;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::log_reader::LogReader;
 use crate::routes::events::{FeedParams, query_params, visible_filter};
-use crate::routes::integrity::{LineSender, ndjson_response};
+use crate::routes::integrity::{LineSender, streamed_response};
 use crate::state::AppState;
 
 /// How many events an export reads at once.
@@ -33,7 +35,7 @@ const EXPORT_CHUNK: usize = 1000;
 /// The response header naming the tree size an export was taken at.
 pub const TREE_SIZE_HEADER: &str = "logbook-tree-size";
 
-/// Streams the events matching the feed's filters as NDJSON (auditor, admin).
+/// Streams the events matching the feed's filters as NDJSON or CSV (auditor, admin).
 /// Every export is recorded as `audit_log.exported` with its filter and row count.
 #[utoipa::path(get, path = "/v1/workspaces/{workspace}/export", tag = "events",
     params(("workspace" = String, Path, description = "workspace id"), FeedParams), security(("bearer" = [])),
@@ -49,11 +51,12 @@ pub async fn export(
 ) -> Result<Response, ApiError> {
     let (principal, workspace) = authorized(&state, &caller.headers, &workspace, Permission::Export).await?;
     let mut params = query_params(params)?;
-    match params.format.take().as_deref() {
-        Some("ndjson") => {}
-        _ => return Err(ApiError::invalid_parameter("format must be ndjson")),
-    }
-    if params.cursor.is_some() || params.limit.is_some() || params.order.is_some() {
+    let csv = match params.format.take().as_deref() {
+        Some("ndjson") => false,
+        Some("csv") => true,
+        _ => return Err(ApiError::invalid_parameter("format must be ndjson or csv")),
+    };
+    if params.cursor.is_some() || params.limit.is_some() || params.order.is_some() || params.group_by.is_some() {
         return Err(ApiError::invalid_parameter(
             "an export has no cursor, limit or order: it streams every matching event",
         ));
@@ -64,12 +67,15 @@ pub async fn export(
     let (sender, receiver) = mpsc::channel(8);
     let workspace_id = workspace.id.clone();
     let audit = AuditEvent::on_workspace("audit_log.exported", actor_of(&principal), &workspace.id)
-        .with("format", "ndjson")
+        .with("format", if csv { "csv" } else { "ndjson" })
         .with("filter", raw_query.0.unwrap_or_default())
         .with("tree_size", size)
         .with("complete", complete);
+    let catalog = workspace.catalog.clone();
     tokio::spawn(async move {
-        let result = if complete {
+        let result = if csv {
+            export_csv(&state, (&workspace_id, &catalog), size, filter, &sender).await
+        } else if complete {
             export_log(&state, &workspace_id, size, &sender).await
         } else {
             export_filtered(&state, &workspace_id, size, filter, &sender).await
@@ -87,8 +93,10 @@ pub async fn export(
             tracing::error!(status = error.status().as_u16(), "an export could not be recorded");
         }
     });
-    let mut response = ndjson_response(receiver);
-    let filename = format!("attachment; filename=\"{}-events-{size}.ndjson\"", workspace.id);
+    let (content_type, extension) =
+        if csv { ("text/csv; charset=utf-8", "csv") } else { ("application/x-ndjson", "ndjson") };
+    let mut response = streamed_response(receiver, content_type);
+    let filename = format!("attachment; filename=\"{}-events-{size}.{extension}\"", workspace.id);
     let headers = response.headers_mut();
     headers.insert(CONTENT_DISPOSITION, HeaderValue::from_str(&filename).map_err(|_| ApiError::internal())?);
     headers.insert(TREE_SIZE_HEADER, HeaderValue::from(size));
@@ -135,6 +143,51 @@ async fn export_log(state: &AppState, workspace: &str, size: u64, sender: &LineS
         rows += 1;
     }
     Ok((rows, true))
+}
+
+/// The events under a filter, oldest first, as CSV for spreadsheets and reporting
+/// tools: the catalog's labels and rendered descriptions, no proofs.
+async fn export_csv(
+    state: &AppState,
+    (workspace, catalog): (&str, &WorkspaceCatalog),
+    size: u64,
+    filter: EventFilter,
+    sender: &LineSender,
+) -> Result<Sent, StorageError> {
+    if sender.send(csv_header()).await.is_err() {
+        return Ok((0, false));
+    }
+    if size == 0 || filter.categories.is_empty() {
+        return Ok((0, true));
+    }
+    let catalog = Catalog::new(catalog);
+    let mut after = None;
+    let mut rows = 0;
+    loop {
+        let query = EventQuery {
+            filter: filter.clone(),
+            order: Order::Asc,
+            limit: EXPORT_CHUNK,
+            after,
+            max_seq: Some(size - 1),
+        };
+        let events = state.storage().query(workspace, &query).await?;
+        let Some(last) = events.last() else { return Ok((rows, true)) };
+        after = Some(Position { occurred_at: last.body.occurred_at, seq: last.seq });
+        let full_page = events.len() == EXPORT_CHUNK;
+        for event in events {
+            let spec = catalog.lookup(&event.body.action);
+            let label = spec.map_or(event.body.action.as_str(), |spec| spec.label.as_str());
+            let line = csv_line(&event, label, &describe(&event.body, spec));
+            if sender.send(line).await.is_err() {
+                return Ok((rows, false));
+            }
+            rows += 1;
+        }
+        if !full_page {
+            return Ok((rows, true));
+        }
+    }
 }
 
 /// The events under a filter, oldest first, each with its inclusion proof.

@@ -201,11 +201,16 @@ pub type LineSender = mpsc::Sender<String>;
 
 /// A response that streams the lines a producer sends, as NDJSON.
 pub fn ndjson_response(lines: mpsc::Receiver<String>) -> Response {
+    streamed_response(lines, "application/x-ndjson")
+}
+
+/// A response that streams the lines a producer sends, with a content type.
+pub fn streamed_response(lines: mpsc::Receiver<String>, content_type: &'static str) -> Response {
     let stream = futures_util::stream::unfold(lines, |mut lines| async move {
         lines.recv().await.map(|line| (Ok::<_, Infallible>(line), lines))
     });
     let mut response = Body::from_stream(stream).into_response();
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
 

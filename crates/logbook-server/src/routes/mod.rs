@@ -7,5 +7,6 @@ pub mod health;
 pub mod integrity;
 pub mod keys;
 pub mod settings;
+pub mod stats;
 pub mod viewer_tokens;
 pub mod workspaces;

@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use logbook_core::filter::value_text;
 use logbook_core::integrity::{Commitments, LeafPosition, encode_hash, leaf_hash};
-use logbook_core::{Event, EventBody, EventQuery, Role, Timestamp, Workspace, WorkspaceCatalog, WorkspaceSettings};
+use logbook_core::{
+    Event, EventBody, EventFilter, EventQuery, GroupBy, Role, Timestamp, Workspace, WorkspaceCatalog, WorkspaceSettings,
+};
 use logbook_tlog::Hash;
 use logbook_tlog::tree::{self, NodeId, RightEdge, TreeError};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
@@ -533,6 +535,31 @@ impl Storage for SqliteStorage {
                 rows.map(|row| {
                     let (seq, id, body, leaf) = row.map_err(backend)?;
                     to_event(&workspace, seq, id, &body, &leaf)
+                })
+                .collect()
+            })
+            .await
+    }
+
+    async fn stats(
+        &self,
+        workspace: &str,
+        filter: &EventFilter,
+        max_seq: u64,
+        group_by: GroupBy,
+    ) -> Result<Vec<(String, u64)>, StorageError> {
+        let sql = query::stats_query(workspace, filter, max_seq, group_by);
+        self.readers
+            .read(move |connection| {
+                let mut statement = connection.prepare_cached(&sql.text).map_err(backend)?;
+                let rows = statement
+                    .query_map(params_from_iter(sql.parameters.iter()), |row| {
+                        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                    })
+                    .map_err(backend)?;
+                rows.map(|row| {
+                    let (group, count) = row.map_err(backend)?;
+                    Ok((group, u64::try_from(count).map_err(|error| corrupt("a count", error))?))
                 })
                 .collect()
             })

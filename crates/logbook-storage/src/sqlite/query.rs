@@ -2,7 +2,7 @@
 //! columns. The meaning of each filter is [`logbook_core::EventFilter::matches`];
 //! the conformance suite checks this translation against it.
 
-use logbook_core::{ActionPattern, EventQuery, Order};
+use logbook_core::{ActionPattern, EventFilter, EventQuery, GroupBy, Order};
 use rusqlite::types::Value as SqlValue;
 
 /// A statement and its parameters.
@@ -21,15 +21,61 @@ fn prefix_upper_bound(prefix: &str) -> String {
     upper
 }
 
+/// The `FROM` and `WHERE` of a filtered read, with its parameters, and the alias
+/// (`e` or `r`) whose `occurred_at` and `seq` order it.
+struct Selection {
+    from: &'static str,
+    ordering: &'static str,
+    conditions: Vec<String>,
+    parameters: Vec<SqlValue>,
+}
+
+fn bind(parameters: &mut Vec<SqlValue>, value: SqlValue) -> String {
+    parameters.push(value);
+    format!("?{}", parameters.len())
+}
+
 /// Builds the page query: `SELECT seq, id, body, leaf_hash FROM …` in feed order.
 pub(crate) fn page_query(workspace: &str, query: &EventQuery) -> Sql {
-    let filter = &query.filter;
+    let Selection { from, ordering, mut conditions, mut parameters } =
+        selection(workspace, &query.filter, query.max_seq);
+    let (comparison, direction) = match query.order {
+        Order::Desc => ("<", "DESC"),
+        Order::Asc => (">", "ASC"),
+    };
+    if let Some(after) = query.after {
+        let occurred_at = bind(&mut parameters, SqlValue::Integer(after.occurred_at.as_millis()));
+        let seq = bind(&mut parameters, SqlValue::Integer(i64::try_from(after.seq).unwrap_or(i64::MAX)));
+        conditions.push(format!(
+            "({ordering}.occurred_at {comparison} {occurred_at} OR ({ordering}.occurred_at = {occurred_at} AND {ordering}.seq {comparison} {seq}))"
+        ));
+    }
+    let limit = bind(&mut parameters, SqlValue::Integer(i64::try_from(query.limit).unwrap_or(i64::MAX)));
+    let text = format!(
+        "SELECT e.seq, e.id, e.body, e.leaf_hash FROM {from} WHERE {} ORDER BY {ordering}.occurred_at {direction}, {ordering}.seq {direction} LIMIT {limit}",
+        conditions.join(" AND ")
+    );
+    Sql { text, parameters }
+}
+
+/// Builds the stats query: `SELECT group, COUNT(*) … GROUP BY 1`.
+pub(crate) fn stats_query(workspace: &str, filter: &EventFilter, max_seq: u64, group_by: GroupBy) -> Sql {
+    let Selection { from, ordering, conditions, parameters } = selection(workspace, filter, Some(max_seq));
+    let group = match group_by {
+        GroupBy::Action => "e.action".to_string(),
+        GroupBy::Actor => "e.actor_id".to_string(),
+        GroupBy::TargetType => "e.target_type".to_string(),
+        GroupBy::Day => format!("strftime('%Y-%m-%d', {ordering}.occurred_at / 1000, 'unixepoch')"),
+        GroupBy::Hour => format!("strftime('%Y-%m-%dT%H:00Z', {ordering}.occurred_at / 1000, 'unixepoch')"),
+    };
+    let text = format!("SELECT {group}, COUNT(*) FROM {from} WHERE {} GROUP BY 1", conditions.join(" AND "));
+    Sql { text, parameters }
+}
+
+/// The selection of a filter, bounded by `max_seq`.
+fn selection(workspace: &str, filter: &EventFilter, max_seq: Option<u64>) -> Selection {
     let mut parameters: Vec<SqlValue> = vec![SqlValue::Text(workspace.to_string())];
     let mut conditions: Vec<String> = vec!["e.workspace = ?1".to_string()];
-    let bind = |parameters: &mut Vec<SqlValue>, value: SqlValue| {
-        parameters.push(value);
-        format!("?{}", parameters.len())
-    };
 
     // A record filter drives the query from the record index, whose rows carry
     // the ordering columns; otherwise the events table drives it.
@@ -105,27 +151,11 @@ pub(crate) fn page_query(workspace: &str, query: &EventQuery) -> Sql {
         let until = bind(&mut parameters, SqlValue::Integer(until.as_millis()));
         conditions.push(format!("{ordering}.occurred_at < {until}"));
     }
-    if let Some(max_seq) = query.max_seq {
+    if let Some(max_seq) = max_seq {
         let max_seq = bind(&mut parameters, SqlValue::Integer(i64::try_from(max_seq).unwrap_or(i64::MAX)));
         conditions.push(format!("{ordering}.seq <= {max_seq}"));
     }
-    let (comparison, direction) = match query.order {
-        Order::Desc => ("<", "DESC"),
-        Order::Asc => (">", "ASC"),
-    };
-    if let Some(after) = query.after {
-        let occurred_at = bind(&mut parameters, SqlValue::Integer(after.occurred_at.as_millis()));
-        let seq = bind(&mut parameters, SqlValue::Integer(i64::try_from(after.seq).unwrap_or(i64::MAX)));
-        conditions.push(format!(
-            "({ordering}.occurred_at {comparison} {occurred_at} OR ({ordering}.occurred_at = {occurred_at} AND {ordering}.seq {comparison} {seq}))"
-        ));
-    }
-    let limit = bind(&mut parameters, SqlValue::Integer(i64::try_from(query.limit).unwrap_or(i64::MAX)));
-    let text = format!(
-        "SELECT e.seq, e.id, e.body, e.leaf_hash FROM {from} WHERE {} ORDER BY {ordering}.occurred_at {direction}, {ordering}.seq {direction} LIMIT {limit}",
-        conditions.join(" AND ")
-    );
-    Sql { text, parameters }
+    Selection { from, ordering, conditions, parameters }
 }
 
 #[cfg(test)]
