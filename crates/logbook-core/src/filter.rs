@@ -117,6 +117,9 @@ pub struct EventFilter {
     pub ip: Option<String>,
     /// Only events with a change meeting this condition.
     pub change: ChangeFilter,
+    /// Free text: only events where each of these (lowercase) words is a prefix
+    /// of one of the event's words (see [`crate::search`]).
+    pub text: Vec<String>,
     /// Only events that occurred at or after this instant.
     pub since: Option<Timestamp>,
     /// Only events that occurred before this instant.
@@ -143,6 +146,8 @@ impl EventFilter {
                         && self.change.from.as_ref().is_none_or(|from| *from == value_text(&change.from))
                         && self.change.to.as_ref().is_none_or(|to| *to == value_text(&change.to))
                 }))
+            && (self.text.is_empty()
+                || crate::search::matches_words(&self.text, &crate::search::searchable_words(event)))
             && self.since.is_none_or(|since| event.occurred_at >= since)
             && self.until.is_none_or(|until| event.occurred_at < until)
     }

@@ -43,6 +43,26 @@ fn naive_matches(event: &Value, params: &[(&str, String)]) -> bool {
                     && (parts[2].is_empty() || as_text(&change["to"]) == parts[2])
             })
         }
+        "q" => {
+            // The event's words, read again here: lowercase runs of letters and digits
+            // of its action, names, ids, change fields and values, and description.
+            let mut texts = vec![text("/action"), text("/actor/id"), text("/actor/name")];
+            let mut records = vec![&event["target"]];
+            records.extend(event["related"].as_array().unwrap());
+            for record in records {
+                texts.push(record["id"].as_str().unwrap_or("").to_string());
+                texts.push(record["name"].as_str().unwrap_or("").to_string());
+            }
+            let as_text = |value: &Value| value.as_str().map_or_else(|| value.to_string(), str::to_string);
+            for change in event["changes"].as_array().unwrap() {
+                texts.extend([as_text(&change["field"]), as_text(&change["from"]), as_text(&change["to"])]);
+            }
+            let split = |text: &str| -> Vec<String> {
+                text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
+            };
+            let event_words: Vec<String> = texts.iter().flat_map(|text| split(text)).collect();
+            split(value).iter().all(|term| event_words.iter().any(|word| word.starts_with(term.as_str())))
+        }
         "since" => text("/occurred_at") >= *value,
         "until" => text("/occurred_at") < *value,
         other => panic!("no naive reading of {other}"),
@@ -151,6 +171,20 @@ fn random_params(rng: &mut SmallRng, sample: &[Value]) -> Vec<(&'static str, Str
         let record = &records[rng.random_range(0..records.len())];
         params.push(("record", format!("{}:{}", record["type"].as_str().unwrap(), record["id"].as_str().unwrap())));
     }
+    if rng.random_bool(0.25) {
+        let event = pick(rng);
+        let source = [
+            text(event, "/action"),
+            text(event, "/target/id"),
+            event["target"]["name"].as_str().unwrap_or("ticket").to_string(),
+        ][rng.random_range(0..3)]
+        .clone();
+        let words: Vec<String> =
+            source.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_uppercase).collect();
+        let word = &words[rng.random_range(0..words.len())];
+        let prefix: String = word.chars().take(rng.random_range(1..=word.chars().count())).collect();
+        params.push(("q", prefix));
+    }
     if rng.random_bool(0.15) {
         params.push(("outcome", ["success", "failure"][rng.random_range(0..2)].to_string()));
     }
@@ -234,6 +268,8 @@ async fn every_single_filter_matches_something_and_is_exact() {
         ("target_type", text("/target/type")),
         ("target_id", text("/target/id")),
         ("record", format!("{}:{}", related["type"].as_str().unwrap(), related["id"].as_str().unwrap())),
+        ("q", "Refund".into()),
+        ("q", "queue renam".into()),
         ("outcome", "failure".into()),
         ("ip", text("/context/ip")),
         ("change", "status||".into()),
@@ -320,6 +356,7 @@ async fn bad_parameters_are_named() {
         ("since=yesterday", "since"),
         ("until=2026-13-01", "until"),
         ("actor_id=", "actor_id"),
+        ("q=%20-%20", "q"),
         ("outcome=maybe", "outcome"),
         ("ip=not-an-address", "ip"),
         ("field=", "field"),

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use logbook_core::GroupBy;
 use logbook_core::filter::value_text;
 use logbook_core::integrity::{Commitments, decode_hash, event_leaf_hash};
+use logbook_core::search::searchable_words;
 use logbook_core::validate::{Limits, validate_event};
 use logbook_core::{
     ActionPattern, ActorType, Catalog, Category, ChangeFilter, Event, EventFilter, EventQuery, Order, Outcome,
@@ -312,6 +313,14 @@ fn random_filter(rng: &mut SmallRng, sample: &[Event]) -> EventFilter {
         let record = records[rng.random_range(0..records.len())];
         filter.record = Some(RecordKey { record_type: record.record_type.clone(), id: record.id.clone() });
     }
+    if rng.random_bool(0.25) {
+        for _ in 0..rng.random_range(1..=2) {
+            let words: Vec<String> = searchable_words(pick(rng)).into_iter().collect();
+            let word = &words[rng.random_range(0..words.len())];
+            let length = word.chars().count();
+            filter.text.push(word.chars().take(rng.random_range(1..=length)).collect());
+        }
+    }
     if rng.random_bool(0.15) {
         filter.outcome = Some([Outcome::Success, Outcome::Failure][rng.random_range(0..2)]);
     }
@@ -359,7 +368,7 @@ async fn queries_match_the_reference_filter(backend: &dyn Backend) {
 
     let mut rng = SmallRng::seed_from_u64(99);
     let mut nonempty = 0;
-    for round in 0..200 {
+    for round in 0..300 {
         let filter = random_filter(&mut rng, &everything);
         let order = if rng.random_bool(0.5) { Order::Desc } else { Order::Asc };
         let max_seq = rng.random_bool(0.2).then(|| rng.random_range(0..1500u64));
@@ -391,7 +400,7 @@ async fn queries_match_the_reference_filter(backend: &dyn Backend) {
         let expected_seqs: Vec<u64> = expected.iter().map(|event| event.seq).collect();
         assert_eq!(seen, expected_seqs, "round {round}: {filter:?} {order:?} limit {limit} max_seq {max_seq:?}");
     }
-    assert!(nonempty >= 80, "only {nonempty} of 200 random filters matched anything");
+    assert!(nonempty >= 100, "only {nonempty} of 300 random filters matched anything");
 
     // Counts per group under random filters equal the reference grouping.
     for round in 0..60 {
@@ -421,6 +430,8 @@ async fn queries_match_the_reference_filter(backend: &dyn Backend) {
             record: Some(RecordKey { record_type: "ticket".into(), id: "T-10000".into() }),
             ..Default::default()
         },
+        EventFilter { text: vec!["refund".into()], ..Default::default() },
+        EventFilter { text: vec!["renam".into(), "queue".into()], ..Default::default() },
         EventFilter { outcome: Some(Outcome::Failure), ..Default::default() },
         EventFilter { ip: body.context.ip.clone(), ..Default::default() },
         EventFilter {

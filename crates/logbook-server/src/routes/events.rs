@@ -201,6 +201,9 @@ pub struct FeedParams {
     pub from_value: Option<String>,
     /// Only events with a change to this value; with `field` and `from_value`, one change must match all.
     pub to_value: Option<String>,
+    /// Free text: each word must begin a word of the event (its action, names, ids,
+    /// change fields and values, description); case-insensitive.
+    pub q: Option<String>,
     /// Occurred at or after (RFC 3339, or a date meaning its midnight UTC).
     pub since: Option<String>,
     /// Occurred before (RFC 3339, or a date).
@@ -301,6 +304,19 @@ pub(crate) fn parse_params(params: FeedParams) -> Result<(EventFilter, Order, us
             })
             .transpose()?,
         change: ChangeFilter { field: nonempty("field", params.field)?, from: params.from_value, to: params.to_value },
+        text: match params.q.as_deref() {
+            None => Vec::new(),
+            Some(text) => {
+                let terms: Vec<String> = logbook_core::search::words(text).collect();
+                if terms.is_empty() {
+                    return Err(ApiError::invalid_parameter("q must contain a word"));
+                }
+                if terms.len() > 20 {
+                    return Err(ApiError::invalid_parameter("q may hold at most 20 words"));
+                }
+                terms
+            }
+        },
         since: timestamp("since", params.since.as_deref())?,
         until: timestamp("until", params.until.as_deref())?,
     };

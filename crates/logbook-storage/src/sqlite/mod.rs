@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use logbook_core::filter::value_text;
 use logbook_core::integrity::{Commitments, LeafPosition, encode_hash, leaf_hash};
+use logbook_core::search::searchable_words;
 use logbook_core::{
     Event, EventBody, EventFilter, EventQuery, GroupBy, Role, Timestamp, Workspace, WorkspaceCatalog, WorkspaceSettings,
 };
@@ -257,6 +258,9 @@ fn append_events(connection: &Connection, workspace: &str, events: &[NewEvent]) 
              VALUES (?1, ?2, ?3, ?4, ?5)",
         )
         .map_err(backend)?;
+    let mut insert_word = connection
+        .prepare_cached("INSERT INTO event_words (workspace, seq, word) VALUES (?1, ?2, ?3)")
+        .map_err(backend)?;
     let mut insert_change = connection
         .prepare_cached(
             "INSERT INTO event_changes (workspace, seq, position, field, from_value, to_value)
@@ -322,6 +326,9 @@ fn append_events(connection: &Connection, workspace: &str, events: &[NewEvent]) 
             insert_record
                 .execute(params![workspace, record.record_type, record.id, occurred_at, seq])
                 .map_err(backend)?;
+        }
+        for word in searchable_words(body) {
+            insert_word.execute(params![workspace, seq, word]).map_err(backend)?;
         }
         for (position, change) in body.changes.iter().enumerate() {
             insert_change

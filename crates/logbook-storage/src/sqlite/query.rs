@@ -143,6 +143,14 @@ fn selection(workspace: &str, filter: &EventFilter, max_seq: Option<u64>) -> Sel
         conditions.push(format!("EXISTS (SELECT 1 FROM event_changes c WHERE {})", parts.join(" AND ")));
     }
 
+    // Each free-text word must prefix one of the event's words.
+    for term in &filter.text {
+        let lower = bind(&mut parameters, SqlValue::Text(term.clone()));
+        let upper = bind(&mut parameters, SqlValue::Text(prefix_upper_bound(term)));
+        conditions.push(format!(
+            "EXISTS (SELECT 1 FROM event_words w WHERE w.workspace = e.workspace AND w.seq = e.seq AND w.word >= {lower} AND w.word < {upper})"
+        ));
+    }
     if let Some(since) = filter.since {
         let since = bind(&mut parameters, SqlValue::Integer(since.as_millis()));
         conditions.push(format!("{ordering}.occurred_at >= {since}"));

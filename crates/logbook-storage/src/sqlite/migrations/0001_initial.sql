@@ -88,6 +88,15 @@ CREATE TABLE tree_nodes (
     PRIMARY KEY (workspace, level, idx)
 ) STRICT, WITHOUT ROWID;
 
+-- The words free text finds each event by (`logbook_core::search`). They include
+-- the actor's name: erasing a person must delete their words here too.
+CREATE TABLE event_words (
+    workspace  TEXT NOT NULL,
+    seq        INTEGER NOT NULL,
+    word       TEXT NOT NULL,
+    PRIMARY KEY (workspace, seq, word)
+) STRICT, WITHOUT ROWID;
+
 CREATE TABLE secrets (
     name   TEXT PRIMARY KEY,
     value  BLOB NOT NULL
