@@ -1,7 +1,9 @@
 //! The `logbook` command: a thin layer of argument parsing over the library
 //! crates. `logbook serve` runs the server; `logbook demo` runs it with a demo
-//! workspace full of realistic events.
+//! workspace full of realistic events; `logbook verify` checks an export offline;
+//! `logbook query` and `logbook export` are clients of a running server.
 
+mod client;
 mod demo;
 mod secrets;
 mod serve;
@@ -30,6 +32,10 @@ enum Command {
     /// Checks an NDJSON export against a signed checkpoint, offline; exits 1 when
     /// it does not verify.
     Verify(verify::VerifyArgs),
+    /// Prints a page of a workspace's feed from a running server.
+    Query(client::QueryArgs),
+    /// Streams an export of a workspace from a running server to a file.
+    Export(client::ExportArgs),
 }
 
 /// Where to listen and where to keep data.
@@ -68,6 +74,8 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
     match cli.command {
         Command::Serve(args) => runtime.block_on(serve::run(args))?,
         Command::Demo(args) => runtime.block_on(serve::run(ServeArgs { demo: true, ..args }))?,
+        Command::Query(args) => runtime.block_on(client::query(args))?,
+        Command::Export(args) => runtime.block_on(client::export(args))?,
         Command::Verify(_) => unreachable!("verify runs before the runtime starts"),
     }
     Ok(std::process::ExitCode::SUCCESS)
