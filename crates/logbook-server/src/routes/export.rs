@@ -16,7 +16,7 @@ use axum::response::Response;
 use logbook_core::catalog::describe;
 use logbook_core::export::{ExportLine, csv_header, csv_line};
 use logbook_core::integrity::encode_hash;
-use logbook_core::{Catalog, Category, EventFilter, EventQuery, Order, Permission, Position, WorkspaceCatalog};
+use logbook_core::{Catalog, Category, Event, EventFilter, EventQuery, Order, Permission, Position, WorkspaceCatalog};
 use logbook_storage::StorageError;
 use tokio::sync::mpsc;
 
@@ -145,6 +145,39 @@ async fn export_log(state: &AppState, workspace: &str, size: u64, sender: &LineS
     Ok((rows, true))
 }
 
+/// The events under a filter at a tree size, oldest first, a page at a time.
+struct FilteredPages<'a> {
+    state: &'a AppState,
+    workspace: &'a str,
+    query: Option<EventQuery>,
+}
+
+impl<'a> FilteredPages<'a> {
+    fn new(state: &'a AppState, workspace: &'a str, size: u64, filter: EventFilter) -> FilteredPages<'a> {
+        let query = (size > 0 && !filter.categories.is_empty()).then(|| EventQuery {
+            filter,
+            order: Order::Asc,
+            limit: EXPORT_CHUNK,
+            after: None,
+            max_seq: Some(size - 1),
+        });
+        FilteredPages { state, workspace, query }
+    }
+
+    /// The next page; empty when done.
+    async fn next(&mut self) -> Result<Vec<Event>, StorageError> {
+        let Some(query) = &mut self.query else { return Ok(Vec::new()) };
+        let events = self.state.storage().query(self.workspace, query).await?;
+        match events.last() {
+            Some(last) if events.len() == EXPORT_CHUNK => {
+                query.after = Some(Position { occurred_at: last.body.occurred_at, seq: last.seq });
+            }
+            _ => self.query = None,
+        }
+        Ok(events)
+    }
+}
+
 /// The events under a filter, oldest first, as CSV for spreadsheets and reporting
 /// tools: the catalog's labels and rendered descriptions, no proofs.
 async fn export_csv(
@@ -157,24 +190,14 @@ async fn export_csv(
     if sender.send(csv_header()).await.is_err() {
         return Ok((0, false));
     }
-    if size == 0 || filter.categories.is_empty() {
-        return Ok((0, true));
-    }
     let catalog = Catalog::new(catalog);
-    let mut after = None;
+    let mut pages = FilteredPages::new(state, workspace, size, filter);
     let mut rows = 0;
     loop {
-        let query = EventQuery {
-            filter: filter.clone(),
-            order: Order::Asc,
-            limit: EXPORT_CHUNK,
-            after,
-            max_seq: Some(size - 1),
-        };
-        let events = state.storage().query(workspace, &query).await?;
-        let Some(last) = events.last() else { return Ok((rows, true)) };
-        after = Some(Position { occurred_at: last.body.occurred_at, seq: last.seq });
-        let full_page = events.len() == EXPORT_CHUNK;
+        let events = pages.next().await?;
+        if events.is_empty() {
+            return Ok((rows, true));
+        }
         for event in events {
             let spec = catalog.lookup(&event.body.action);
             let label = spec.map_or(event.body.action.as_str(), |spec| spec.label.as_str());
@@ -183,9 +206,6 @@ async fn export_csv(
                 return Ok((rows, false));
             }
             rows += 1;
-        }
-        if !full_page {
-            return Ok((rows, true));
         }
     }
 }
@@ -198,42 +218,24 @@ async fn export_filtered(
     filter: EventFilter,
     sender: &LineSender,
 ) -> Result<Sent, StorageError> {
-    if size == 0 || filter.categories.is_empty() {
-        return Ok((0, true));
-    }
     let storage = state.storage();
-    let mut after = None;
+    let mut pages = FilteredPages::new(state, workspace, size, filter);
     let mut rows = 0;
     loop {
-        let query = EventQuery {
-            filter: filter.clone(),
-            order: Order::Asc,
-            limit: EXPORT_CHUNK,
-            after,
-            max_seq: Some(size - 1),
-        };
-        let events = storage.query(workspace, &query).await?;
-        let Some(last) = events.last() else { return Ok((rows, true)) };
-        after = Some(Position { occurred_at: last.body.occurred_at, seq: last.seq });
-        let full_page = events.len() == EXPORT_CHUNK;
+        let events = pages.next().await?;
+        if events.is_empty() {
+            return Ok((rows, true));
+        }
         let seqs = events.iter().map(|event| event.seq).collect();
         let mut commitments: HashMap<u64, _> = storage.commitments(workspace, seqs).await?.into_iter().collect();
         for event in events {
             let proof = storage.inclusion_proof(workspace, event.seq, size).await?;
             let commitments = commitments.remove(&event.seq).unwrap_or_default();
-            let line = ExportLine {
-                event,
-                commitments,
-                tree_size: size,
-                proof: Some(proof.iter().map(encode_hash).collect()),
-            };
-            if !send(sender, &line).await? {
+            let proof = Some(proof.iter().map(encode_hash).collect());
+            if !send(sender, &ExportLine { event, commitments, tree_size: size, proof }).await? {
                 return Ok((rows, false));
             }
             rows += 1;
-        }
-        if !full_page {
-            return Ok((rows, true));
         }
     }
 }
