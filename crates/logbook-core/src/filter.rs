@@ -120,10 +120,18 @@ pub struct EventFilter {
     /// Free text: only events where each of these (lowercase) words is a prefix
     /// of one of the event's words (see [`crate::search`]).
     pub text: Vec<String>,
+    /// Quoted phrases: only events where each phrase's (lowercase) words appear
+    /// whole and in order within one searchable part (see [`crate::search`]).
+    pub phrases: Vec<Vec<String>>,
     /// Only events that occurred at or after this instant.
     pub since: Option<Timestamp>,
     /// Only events that occurred before this instant.
     pub until: Option<Timestamp>,
+    /// Further filters each matching event must also match: conditions that could
+    /// not be folded into the fields above (see [`EventFilter::and`]).
+    pub all_of: Vec<EventFilter>,
+    /// Filters no matching event may match: the query language's `-` terms.
+    pub none_of: Vec<EventFilter>,
 }
 
 impl EventFilter {
@@ -148,8 +156,63 @@ impl EventFilter {
                 }))
             && (self.text.is_empty()
                 || crate::search::matches_words(&self.text, &crate::search::searchable_words(event)))
+            && (self.phrases.is_empty() || {
+                let text = crate::search::search_text(event);
+                self.phrases.iter().all(|phrase| text.contains(&crate::search::phrase_pattern(phrase)))
+            })
             && self.since.is_none_or(|since| event.occurred_at >= since)
             && self.until.is_none_or(|until| event.occurred_at < until)
+            && self.all_of.iter().all(|filter| filter.matches(event))
+            && !self.none_of.iter().any(|filter| filter.matches(event))
+    }
+
+    /// The filter matching exactly the events both filters match. Conditions
+    /// that fit in an empty field of `self` go there (so that storage can use
+    /// its indexes); the others become an entry of `all_of`.
+    pub fn and(mut self, other: EventFilter) -> EventFilter {
+        let mut rest = EventFilter::default();
+        fn fold<T: PartialEq>(mine: &mut Option<T>, theirs: Option<T>, rest: &mut Option<T>) {
+            match (mine.as_ref(), theirs) {
+                (_, None) => {}
+                (None, theirs) => *mine = theirs,
+                (Some(mine), Some(theirs)) if *mine == theirs => {}
+                (Some(_), theirs) => *rest = theirs,
+            }
+        }
+        fn fold_list<T>(mine: &mut Vec<T>, theirs: Vec<T>, rest: &mut Vec<T>) {
+            if mine.is_empty() {
+                *mine = theirs;
+            } else if !theirs.is_empty() {
+                *rest = theirs;
+            }
+        }
+        fold_list(&mut self.categories, other.categories, &mut rest.categories);
+        fold_list(&mut self.actions, other.actions, &mut rest.actions);
+        fold(&mut self.actor_id, other.actor_id, &mut rest.actor_id);
+        fold(&mut self.actor_type, other.actor_type, &mut rest.actor_type);
+        fold(&mut self.target_type, other.target_type, &mut rest.target_type);
+        fold(&mut self.target_id, other.target_id, &mut rest.target_id);
+        fold(&mut self.record, other.record, &mut rest.record);
+        fold(&mut self.outcome, other.outcome, &mut rest.outcome);
+        fold(&mut self.ip, other.ip, &mut rest.ip);
+        if self.change.is_empty() {
+            self.change = other.change;
+        } else if !other.change.is_empty() && self.change != other.change {
+            rest.change = other.change;
+        }
+        self.text.extend(other.text);
+        self.phrases.extend(other.phrases);
+        self.since = self.since.max(other.since);
+        self.until = match (self.until, other.until) {
+            (Some(mine), Some(theirs)) => Some(mine.min(theirs)),
+            (mine, theirs) => mine.or(theirs),
+        };
+        self.all_of.extend(other.all_of);
+        self.none_of.extend(other.none_of);
+        if rest != EventFilter::default() {
+            self.all_of.push(rest);
+        }
+        self
     }
 }
 

@@ -11,6 +11,7 @@ pub mod export;
 pub mod filter;
 pub mod integrity;
 pub mod mac;
+pub mod query_language;
 pub mod search;
 pub mod timestamp;
 pub mod validate;

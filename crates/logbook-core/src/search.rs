@@ -6,6 +6,10 @@
 //! description when it has one. These are the parts every catalog description is
 //! made of, so the words do not depend on a template. A search matches when each
 //! of its words is a prefix of some word of the event.
+//!
+//! A quoted phrase of the query language matches when its words appear, whole and
+//! in order, inside one of those parts: [`search_text`] lays the parts out so that
+//! a phrase is a plain substring search ([`phrase_pattern`]).
 
 use std::collections::BTreeSet;
 
@@ -17,8 +21,8 @@ pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|character: char| !character.is_alphanumeric()).filter(|word| !word.is_empty()).map(str::to_lowercase)
 }
 
-/// Every word an event can be found by.
-pub fn searchable_words(body: &EventBody) -> BTreeSet<String> {
+/// The parts of an event that free text searches, in a fixed order.
+fn searchable_texts(body: &EventBody) -> Vec<String> {
     let mut texts: Vec<String> = vec![body.action.clone(), body.actor.id.clone()];
     texts.extend(body.actor.name.clone());
     for record in body.records() {
@@ -31,7 +35,35 @@ pub fn searchable_words(body: &EventBody) -> BTreeSet<String> {
         texts.push(value_text(&change.to));
     }
     texts.extend(body.description.clone());
-    texts.iter().flat_map(|text| words(text)).collect()
+    texts
+}
+
+/// Every word an event can be found by.
+pub fn searchable_words(body: &EventBody) -> BTreeSet<String> {
+    searchable_texts(body).iter().flat_map(|text| words(text)).collect()
+}
+
+/// The event's searchable parts as one text for phrase search: each part's words
+/// between single spaces, with a space before and after, and a newline between
+/// parts (`" ticket status changed \n ana lee \n"`), so that a phrase never spans
+/// two parts.
+pub fn search_text(body: &EventBody) -> String {
+    let mut text = String::new();
+    for part in searchable_texts(body) {
+        text.push(' ');
+        for word in words(&part) {
+            text.push_str(&word);
+            text.push(' ');
+        }
+        text.push('\n');
+    }
+    text
+}
+
+/// What a [`search_text`] contains when the phrase's words appear in it, whole and
+/// in order: `" ana lee "`.
+pub fn phrase_pattern(phrase: &[String]) -> String {
+    format!(" {} ", phrase.join(" "))
 }
 
 /// Whether every search word is a prefix of one of the event's words.
@@ -61,5 +93,19 @@ mod tests {
         check(&["queues"], false);
         check(&["bill", "pay"], false);
         check(&[], true);
+    }
+
+    #[test]
+    fn phrases_match_whole_words_in_order_within_one_part() {
+        let text = " ticket status changed \n ana lee \n open \n";
+        let check = |phrase: &[&str], expected: bool| {
+            let phrase: Vec<String> = phrase.iter().map(|word| word.to_string()).collect();
+            assert_eq!(text.contains(&phrase_pattern(&phrase)), expected, "{phrase:?}");
+        };
+        check(&["ana", "lee"], true);
+        check(&["status"], true);
+        check(&["lee", "ana"], false);
+        check(&["stat"], false);
+        check(&["lee", "open"], false);
     }
 }

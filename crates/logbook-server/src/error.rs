@@ -53,6 +53,12 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", message)
     }
 
+    /// The same error with these entries as its `details`.
+    pub fn with_details(mut self, details: Vec<Value>) -> ApiError {
+        self.details = details;
+        self
+    }
+
     /// 401: no token, or not a valid one.
     pub fn unauthenticated(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)

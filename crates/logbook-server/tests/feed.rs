@@ -12,10 +12,36 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 
-/// A plain reading of each feed parameter, written independently of the server.
-fn naive_matches(event: &Value, params: &[(&str, String)]) -> bool {
+/// The words of each part of an event that free text searches, read again here:
+/// lowercase runs of letters and digits of its action, names, ids, change fields
+/// and values, part by part. (The workload sends no descriptions of its own, and
+/// the descriptions the feed shows are rendered from these parts.)
+fn naive_parts(event: &Value) -> Vec<Vec<String>> {
+    let text = |value: &Value| value.as_str().map_or_else(|| value.to_string(), str::to_string);
+    let optional = |value: &Value| value.as_str().unwrap_or("").to_string();
+    let mut texts =
+        vec![optional(&event["action"]), optional(&event["actor"]["id"]), optional(&event["actor"]["name"])];
+    let mut records = vec![&event["target"]];
+    records.extend(event["related"].as_array().unwrap());
+    for record in records {
+        texts.push(optional(&record["id"]));
+        texts.push(optional(&record["name"]));
+    }
+    for change in event["changes"].as_array().unwrap() {
+        texts.extend([text(&change["field"]), text(&change["from"]), text(&change["to"])]);
+    }
+    texts.iter().map(|text| naive_words(text)).collect()
+}
+
+fn naive_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
+}
+
+/// A plain reading of one feed parameter (or query-language term), written
+/// independently of the server.
+fn naive_condition(event: &Value, name: &str, value: &str) -> bool {
     let text = |pointer: &str| event.pointer(pointer).and_then(Value::as_str).unwrap_or("").to_string();
-    params.iter().all(|(name, value)| match *name {
+    match name {
         "category" => value.split(',').any(|category| category == text("/category")),
         "action" => value.split(',').any(|pattern| match pattern.strip_suffix('*') {
             Some(prefix) => text("/action").starts_with(prefix),
@@ -25,6 +51,7 @@ fn naive_matches(event: &Value, params: &[(&str, String)]) -> bool {
         "actor_type" => text("/actor/type") == *value,
         "target_type" => text("/target/type") == *value,
         "target_id" => text("/target/id") == *value,
+        "target" => format!("{}:{}", text("/target/type"), text("/target/id")) == *value,
         "record" => {
             let (record_type, id) = value.split_once(':').unwrap();
             let mut records = vec![&event["target"]];
@@ -44,29 +71,115 @@ fn naive_matches(event: &Value, params: &[(&str, String)]) -> bool {
             })
         }
         "q" => {
-            // The event's words, read again here: lowercase runs of letters and digits
-            // of its action, names, ids, change fields and values, and description.
-            let mut texts = vec![text("/action"), text("/actor/id"), text("/actor/name")];
-            let mut records = vec![&event["target"]];
-            records.extend(event["related"].as_array().unwrap());
-            for record in records {
-                texts.push(record["id"].as_str().unwrap_or("").to_string());
-                texts.push(record["name"].as_str().unwrap_or("").to_string());
-            }
-            let as_text = |value: &Value| value.as_str().map_or_else(|| value.to_string(), str::to_string);
-            for change in event["changes"].as_array().unwrap() {
-                texts.extend([as_text(&change["field"]), as_text(&change["from"]), as_text(&change["to"])]);
-            }
-            let split = |text: &str| -> Vec<String> {
-                text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
-            };
-            let event_words: Vec<String> = texts.iter().flat_map(|text| split(text)).collect();
-            split(value).iter().all(|term| event_words.iter().any(|word| word.starts_with(term.as_str())))
+            let event_words: Vec<String> = naive_parts(event).into_iter().flatten().collect();
+            naive_words(value).iter().all(|term| event_words.iter().any(|word| word.starts_with(term.as_str())))
         }
-        "since" => text("/occurred_at") >= *value,
-        "until" => text("/occurred_at") < *value,
+        "phrase" => {
+            let phrase = naive_words(value);
+            naive_parts(event).iter().any(|part| part.windows(phrase.len()).any(|window| window == phrase))
+        }
+        "since" => text("/occurred_at").as_str() >= value,
+        "until" => text("/occurred_at").as_str() < value,
         other => panic!("no naive reading of {other}"),
-    })
+    }
+}
+
+fn naive_matches(event: &Value, params: &[(&str, String)]) -> bool {
+    params.iter().all(|(name, value)| naive_condition(event, name, value))
+}
+
+/// One term of a query-language string: whether it is excluded, and the naive
+/// parameter it means.
+type QueryTerm = (bool, &'static str, String);
+
+fn naive_query_matches(event: &Value, terms: &[QueryTerm]) -> bool {
+    terms.iter().all(|(excluded, name, value)| naive_condition(event, name, value) != *excluded)
+}
+
+/// A value as the query language writes it: bare, or quoted with `\"` and `\\`
+/// escaped when it is empty or holds spaces or quotes.
+fn query_value(value: &str) -> String {
+    if !value.is_empty() && !value.contains(|c: char| c.is_whitespace() || c == '"') {
+        return value.to_string();
+    }
+    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// The query-language text of terms. A change term is written as its `field`,
+/// `from` and `to` parts (an excluded one has one part).
+fn query_text(terms: &[QueryTerm]) -> String {
+    let written: Vec<String> = terms
+        .iter()
+        .map(|(excluded, name, value)| {
+            let sign = if *excluded { "-" } else { "" };
+            match *name {
+                "change" => {
+                    let parts: Vec<&str> = value.split('|').collect();
+                    ["field", "from", "to"]
+                        .iter()
+                        .zip(parts)
+                        .filter(|(_, part)| !part.is_empty())
+                        .map(|(key, part)| format!("{sign}{key}:{}", query_value(part)))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                }
+                "q" => format!("{sign}{value}"),
+                "phrase" => format!("{sign}\"{value}\""),
+                other => {
+                    let key = match other {
+                        "actor_id" => "actor",
+                        "target_type" => "target",
+                        "since" => "after",
+                        "until" => "before",
+                        same => same,
+                    };
+                    format!("{sign}{key}:{}", query_value(value))
+                }
+            }
+        })
+        .collect();
+    written.join(" ")
+}
+
+/// Random query-language terms drawn from the sample, about a third excluded.
+fn random_query(rng: &mut SmallRng, sample: &[Value]) -> Vec<QueryTerm> {
+    let mut terms: Vec<QueryTerm> = Vec::new();
+    for (name, value) in random_params(rng, sample) {
+        if name == "target_id" {
+            continue;
+        }
+        let excluded = rng.random_bool(0.35);
+        let value = match (name, excluded) {
+            // An excluded change is written with one part.
+            ("change", true) => {
+                let parts: Vec<&str> = value.split('|').collect();
+                let given: Vec<usize> = (0..3).filter(|&index| !parts[index].is_empty()).collect();
+                let keep = given[rng.random_range(0..given.len())];
+                (0..3).map(|index| if index == keep { parts[index] } else { "" }).collect::<Vec<_>>().join("|")
+            }
+            _ => value,
+        };
+        terms.push((excluded, name, value));
+    }
+    let pick = |rng: &mut SmallRng| &sample[rng.random_range(0..sample.len())];
+    if rng.random_bool(0.2) {
+        let event = pick(rng);
+        let target =
+            format!("{}:{}", event["target"]["type"].as_str().unwrap(), event["target"]["id"].as_str().unwrap());
+        terms.push((rng.random_bool(0.35), "target", target));
+    }
+    if rng.random_bool(0.35) {
+        let parts: Vec<Vec<String>> = naive_parts(pick(rng)).into_iter().filter(|part| !part.is_empty()).collect();
+        let part = &parts[rng.random_range(0..parts.len())];
+        let length = rng.random_range(1..=part.len().min(3));
+        let start = rng.random_range(0..=part.len() - length);
+        let mut phrase = part[start..start + length].join(" ");
+        if rng.random_bool(0.5) {
+            phrase = phrase.to_uppercase();
+        }
+        terms.push((rng.random_bool(0.35), "phrase", phrase));
+    }
+    terms
 }
 
 /// The query parameters of one naive parameter (`change` is three of them).
@@ -219,24 +332,44 @@ async fn random_filters_and_pages_match_a_naive_evaluation() {
     let (app, everything) = loaded_app().await;
     let admin = app.key("acme", Role::Admin).to_string();
     let mut rng = SmallRng::seed_from_u64(5);
-    for round in 0..120 {
-        let params = random_params(&mut rng, &everything);
+    // Rounds whose query made a difference, and still matched something: the
+    // test must not pass by comparing empty answers.
+    let mut telling_queries = 0;
+    for round in 0..200 {
+        let terms = if rng.random_bool(0.6) { random_query(&mut rng, &everything) } else { Vec::new() };
+        let params =
+            if !terms.is_empty() && rng.random_bool(0.6) { Vec::new() } else { random_params(&mut rng, &everything) };
         let ascending = rng.random_bool(0.4);
         let limit = [1, 7, 50, 333][rng.random_range(0..4)];
-        let mut expected: Vec<&Value> = everything.iter().filter(|event| naive_matches(event, &params)).collect();
+        let mut expected: Vec<&Value> = everything
+            .iter()
+            .filter(|event| naive_matches(event, &params) && naive_query_matches(event, &terms))
+            .collect();
         expected
             .sort_by_key(|event| (event["occurred_at"].as_str().unwrap().to_string(), event["seq"].as_u64().unwrap()));
         if !ascending {
             expected.reverse();
         }
+        let without_query = everything.iter().filter(|event| naive_matches(event, &params)).count();
+        if !expected.is_empty() && expected.len() < without_query {
+            telling_queries += 1;
+        }
         let mut query: Vec<String> = params.iter().flat_map(|(name, value)| to_query(name, value)).collect();
+        if !terms.is_empty() {
+            query.push(format!("query={}", encode(&query_text(&terms))));
+        }
         query.push(format!("limit={limit}"));
         if ascending {
             query.push("order=asc".into());
         }
         let got = app.all_pages(&format!("/v1/workspaces/acme/events?{}", query.join("&")), &admin).await;
         let expected_seqs: Vec<u64> = expected.iter().map(|event| event["seq"].as_u64().unwrap()).collect();
-        assert_eq!(seqs(&got), expected_seqs, "round {round}: {params:?} limit {limit} ascending {ascending}");
+        assert_eq!(
+            seqs(&got),
+            expected_seqs,
+            "round {round}: {params:?} query {:?} limit {limit} ascending {ascending}",
+            query_text(&terms)
+        );
 
         // The same filter as a record timeline, when it names a record.
         if let Some((_, record)) = params.iter().find(|(name, _)| *name == "record") {
@@ -247,6 +380,7 @@ async fn random_filters_and_pages_match_a_naive_evaluation() {
             assert_eq!(seqs(&app.all_pages(&path, &admin).await), expected_seqs, "timeline, round {round}");
         }
     }
+    assert!(telling_queries >= 30, "only {telling_queries} rounds had a query that narrowed a non-empty answer");
 }
 
 #[tokio::test]
@@ -373,6 +507,61 @@ async fn bad_parameters_are_named() {
 }
 
 #[tokio::test]
+async fn malformed_queries_name_the_position() {
+    let (app, _) = loaded_app().await;
+    let admin = app.key("acme", Role::Admin).to_string();
+    for (query, position, mentions) in [
+        ("actor:a colour:red", 9, "unknown key `colour`"),
+        ("action:ticket.* \"open", 17, "never closed"),
+        ("to:open -", 9, "must be followed"),
+        ("after:yesterday", 7, "not a date"),
+        ("", 1, "empty"),
+    ] {
+        let path = format!("/v1/workspaces/acme/events?query={}", encode(query));
+        let answer = app.call(Method::GET, &path, Some(&admin), None).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(answer.body["error"]["code"], "invalid_parameter");
+        let message = answer.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(&format!("at character {position}")) && message.contains(mentions), "{message}");
+        let detail = &answer.body["error"]["details"][0];
+        assert_eq!((detail["field"].as_str(), detail["position"].as_u64()), (Some("query"), Some(position as u64)));
+        // Stats and exports read the same filters, and refuse the same way.
+        for other in ["stats?group_by=day&", "export?format=csv&"] {
+            let path = format!("/v1/workspaces/acme/{other}query={}", encode(query));
+            assert_eq!(
+                app.call(Method::GET, &path, Some(&admin), None).await.status,
+                StatusCode::BAD_REQUEST,
+                "{path}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_query_cannot_widen_what_a_caller_sees() {
+    let (app, everything) = loaded_app().await;
+    let supervisor = app.key("acme", Role::Supervisor).to_string();
+    let audit = everything.iter().filter(|event| event["category"] == "audit").count();
+    assert!(audit > 0);
+    for query in ["category:audit", "-category:activity", "category:audit,activity"] {
+        let path = format!("/v1/workspaces/acme/events?limit=1000&query={}", encode(query));
+        let got = app.all_pages(&path, &supervisor).await;
+        assert!(got.iter().all(|event| event["category"] == "activity"), "{query}");
+    }
+    let scoped = app
+        .call(
+            Method::POST,
+            "/v1/workspaces/acme/viewer-tokens",
+            Some(app.key("acme", Role::Admin)),
+            Some(serde_json::json!({"actor": {"id": "u-9"}, "roles": ["admin"], "record": "ticket:T-10000"})),
+        )
+        .await;
+    let token = scoped.body["token"].as_str().unwrap().to_string();
+    let path = format!("/v1/workspaces/acme/events?limit=1000&query={}", encode("-record:ticket:T-10000"));
+    assert!(app.all_pages(&path, &token).await.is_empty(), "a record-scoped token sees its record only");
+}
+
+#[tokio::test]
 async fn roles_see_only_their_categories() {
     let (app, everything) = loaded_app().await;
     let count = |category: &str| everything.iter().filter(|event| event["category"] == category).count();
@@ -431,7 +620,11 @@ async fn stats_count_what_the_feed_would_return() {
     let mut rng = SmallRng::seed_from_u64(17);
     for (round, group_by) in ["action", "actor", "target_type", "day", "hour"].iter().cycle().take(25).enumerate() {
         let params = if round % 5 == 0 { Vec::new() } else { random_params(&mut rng, &everything) };
+        let terms = if round % 3 == 1 { random_query(&mut rng, &everything) } else { Vec::new() };
         let mut query: Vec<String> = params.iter().flat_map(|(name, value)| to_query(name, value)).collect();
+        if !terms.is_empty() {
+            query.push(format!("query={}", encode(&query_text(&terms))));
+        }
         query.push(format!("group_by={group_by}"));
         let token = if round % 2 == 0 { &admin } else { &supervisor };
         let answer =
@@ -441,7 +634,8 @@ async fn stats_count_what_the_feed_would_return() {
         let mut want: std::collections::BTreeMap<String, u64> = Default::default();
         for event in everything
             .iter()
-            .filter(|event| naive_matches(event, &params) && seen.contains(&event["category"].as_str().unwrap()))
+            .filter(|event| naive_matches(event, &params) && naive_query_matches(event, &terms))
+            .filter(|event| seen.contains(&event["category"].as_str().unwrap()))
         {
             let occurred_at = event["occurred_at"].as_str().unwrap();
             let key = match *group_by {
@@ -458,7 +652,7 @@ async fn stats_count_what_the_feed_would_return() {
             .iter()
             .map(|group| (group["key"].as_str().unwrap().to_string(), group["count"].as_u64().unwrap()))
             .collect();
-        assert_eq!(got, want, "round {round} by {group_by}: {params:?}");
+        assert_eq!(got, want, "round {round} by {group_by}: {params:?} {:?}", query_text(&terms));
         assert_eq!(answer.body["total"].as_u64(), Some(want.values().sum::<u64>()));
         let keys: Vec<&str> = groups.iter().map(|group| group["key"].as_str().unwrap()).collect();
         if ["day", "hour"].contains(group_by) {

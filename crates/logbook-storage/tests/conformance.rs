@@ -8,7 +8,7 @@ use std::sync::Arc;
 use logbook_core::GroupBy;
 use logbook_core::filter::value_text;
 use logbook_core::integrity::{Commitments, decode_hash, event_leaf_hash};
-use logbook_core::search::searchable_words;
+use logbook_core::search::{search_text, searchable_words};
 use logbook_core::validate::{Limits, validate_event};
 use logbook_core::{
     ActionPattern, ActorType, Catalog, Category, ChangeFilter, Event, EventFilter, EventQuery, Order, Outcome,
@@ -278,7 +278,7 @@ async fn merkle_tree_follows_the_log(backend: &dyn Backend) {
 
 /// A random filter drawn from the values that occur in `sample`, so that most
 /// filters match something.
-fn random_filter(rng: &mut SmallRng, sample: &[Event]) -> EventFilter {
+fn random_filter(rng: &mut SmallRng, sample: &[Event], depth: usize) -> EventFilter {
     let mut filter = EventFilter::default();
     let pick = |rng: &mut SmallRng| &sample[rng.random_range(0..sample.len())].body;
     if rng.random_bool(0.2) {
@@ -342,6 +342,23 @@ fn random_filter(rng: &mut SmallRng, sample: &[Event]) -> EventFilter {
     if rng.random_bool(0.3) {
         filter.until = Some(pick(rng).occurred_at.plus_millis(rng.random_range(0..86_400_000)));
     }
+    if rng.random_bool(0.2) {
+        let text = search_text(pick(rng));
+        let part: Vec<&str> =
+            text.lines().map(str::split_whitespace).max_by_key(|words| words.clone().count()).unwrap().collect();
+        let length = rng.random_range(1..=part.len().min(3));
+        let start = rng.random_range(0..=part.len() - length);
+        filter.phrases.push(part[start..start + length].iter().map(|word| word.to_string()).collect());
+    }
+    // The query language's nested filters: a further condition, or exclusions.
+    if depth == 0 && rng.random_bool(0.15) {
+        filter.all_of.push(random_filter(rng, sample, depth + 1));
+    }
+    if depth == 0 && rng.random_bool(0.3) {
+        for _ in 0..rng.random_range(1..=2) {
+            filter.none_of.push(random_filter(rng, sample, depth + 1));
+        }
+    }
     filter
 }
 
@@ -369,7 +386,7 @@ async fn queries_match_the_reference_filter(backend: &dyn Backend) {
     let mut rng = SmallRng::seed_from_u64(99);
     let mut nonempty = 0;
     for round in 0..300 {
-        let filter = random_filter(&mut rng, &everything);
+        let filter = random_filter(&mut rng, &everything, 0);
         let order = if rng.random_bool(0.5) { Order::Desc } else { Order::Asc };
         let max_seq = rng.random_bool(0.2).then(|| rng.random_range(0..1500u64));
         let mut expected: Vec<&Event> = everything
@@ -404,7 +421,7 @@ async fn queries_match_the_reference_filter(backend: &dyn Backend) {
 
     // Counts per group under random filters equal the reference grouping.
     for round in 0..60 {
-        let filter = random_filter(&mut rng, &everything);
+        let filter = random_filter(&mut rng, &everything, 0);
         let group_by = GroupBy::ALL[round % GroupBy::ALL.len()];
         let max_seq = if round % 3 == 0 { 999 } else { 1499 };
         let mut want: BTreeMap<String, u64> = BTreeMap::new();
@@ -462,6 +479,90 @@ async fn queries_match_the_reference_filter(backend: &dyn Backend) {
     assert_eq!(per_workspace, HashMap::from([("beta".to_string(), 200)]), "workspaces never mix");
 }
 
+/// An event made from JSON, validated as ingest would.
+fn handmade(number: usize, json: serde_json::Value) -> NewEvent {
+    let document = WorkspaceCatalog::default();
+    let body = validate_event(&json, &Catalog::new(&document), NOW, &Limits::default()).expect("a valid event");
+    let commitments = Commitments::commit(&body, || [number as u8; 32]);
+    NewEvent { id: format!("handmade-{number}"), body, commitments }
+}
+
+/// Asserts that a filter selects exactly `want` (by `seq`), in storage and in
+/// the reference meaning.
+async fn check(storage: &dyn Storage, filter: EventFilter, want: &[u64]) {
+    let query = EventQuery { filter: filter.clone(), order: Order::Asc, limit: 10, after: None, max_seq: None };
+    let got: Vec<u64> = storage.query("acme", &query).await.unwrap().iter().map(|event| event.seq).collect();
+    assert_eq!(got, want, "{filter:?}");
+    let all = all_events(storage, "acme").await;
+    let reference: Vec<u64> = all.iter().filter(|event| filter.matches(&event.body)).map(|event| event.seq).collect();
+    assert_eq!(reference, want, "the reference meaning of {filter:?}");
+}
+
+/// Phrases, exclusions and nested filters on events made for their edge cases:
+/// an event without an IP, names whose words appear in another order or across
+/// two parts of an event.
+async fn phrases_and_exclusions_are_exact(backend: &dyn Backend) {
+    let storage = backend.open();
+    workspace(&*storage, "acme").await;
+    let event = |actor_name: &str, ip: Option<&str>, target: &str, changes: serde_json::Value| {
+        let mut json = serde_json::json!({
+            "action": "ticket.updated",
+            "occurred_at": "2026-09-01T10:00:00Z",
+            "actor": {"id": "u-1", "name": actor_name},
+            "target": {"type": "ticket", "id": target, "name": "Printer on fire"},
+            "related": [{"type": "organization", "id": "org-1", "name": "Lee Ana Ltd"}],
+            "changes": changes,
+        });
+        if let Some(ip) = ip {
+            json["context"] = serde_json::json!({"ip": ip});
+        }
+        json
+    };
+    let made = [
+        event("Ana Lee", None, "T-1", serde_json::json!([{"field": "status", "from": "open", "to": "pending"}])),
+        event(
+            "Lee Ana",
+            Some("10.0.0.1"),
+            "T-2",
+            serde_json::json!([{"field": "status", "from": "pending", "to": "solved"}]),
+        ),
+        event("Ana Fire", Some("10.0.0.2"), "T-3", serde_json::json!([])),
+    ];
+    let stored: Vec<NewEvent> = made.into_iter().enumerate().map(|(number, json)| handmade(number, json)).collect();
+    storage.append("acme", stored).await.unwrap();
+    let phrase = |words: &[&str]| EventFilter {
+        phrases: vec![words.iter().map(|word| word.to_string()).collect()],
+        ..Default::default()
+    };
+    let ip = |address: &str| EventFilter { ip: Some(address.into()), ..Default::default() };
+    let record = |id: &str| EventFilter {
+        record: Some(RecordKey { record_type: "ticket".into(), id: id.into() }),
+        ..Default::default()
+    };
+    check(&*storage, phrase(&["ana", "lee"]), &[0]).await;
+    check(&*storage, phrase(&["lee", "ana"]), &[0, 1, 2]).await;
+    check(&*storage, phrase(&["ana"]), &[0, 1, 2]).await;
+    check(&*storage, phrase(&["an"]), &[]).await;
+    check(&*storage, phrase(&["fire", "printer"]), &[]).await;
+    check(&*storage, phrase(&["printer", "on", "fire"]), &[0, 1, 2]).await;
+    check(&*storage, phrase(&["open", "pending"]), &[]).await;
+    check(&*storage, EventFilter { none_of: vec![ip("10.0.0.1")], ..Default::default() }, &[0, 2]).await;
+    check(&*storage, EventFilter { none_of: vec![ip("10.0.0.1"), ip("10.0.0.2")], ..Default::default() }, &[0]).await;
+    check(&*storage, EventFilter { none_of: vec![record("T-2")], ..Default::default() }, &[0, 2]).await;
+    check(&*storage, EventFilter { all_of: vec![record("T-2")], ..Default::default() }, &[1]).await;
+    check(&*storage, EventFilter { all_of: vec![record("T-2")], ..record("T-3") }, &[]).await;
+    check(&*storage, EventFilter { none_of: vec![EventFilter::default()], ..Default::default() }, &[]).await;
+    let to_pending = ChangeFilter { to: Some("pending".into()), ..Default::default() };
+    check(
+        &*storage,
+        EventFilter { none_of: vec![EventFilter { change: to_pending, ..Default::default() }], ..Default::default() },
+        &[1, 2],
+    )
+    .await;
+    let nested = EventFilter { none_of: vec![phrase(&["ana", "lee"])], ..Default::default() };
+    check(&*storage, EventFilter { all_of: vec![nested], ..ip("10.0.0.1") }, &[1]).await;
+}
+
 macro_rules! backends {
     ($($backend:ident => $make:expr),* $(,)?) => {$(
         mod $backend {
@@ -481,6 +582,8 @@ macro_rules! backends {
             async fn merkle_tree_follows_the_log() { super::merkle_tree_follows_the_log(&$make).await }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn queries_match_the_reference_filter() { super::queries_match_the_reference_filter(&$make).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn phrases_and_exclusions_are_exact() { super::phrases_and_exclusions_are_exact(&$make).await }
         }
     )*};
 }

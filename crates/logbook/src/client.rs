@@ -26,6 +26,9 @@ pub struct Connection {
     /// `since=2026-01-01`); repeatable.
     #[arg(long = "filter", short = 'f', value_name = "NAME=VALUE")]
     pub filters: Vec<String>,
+    /// A filter in the query language, e.g. 'action:ticket.* -actor_type:system "refund request"'.
+    #[arg(value_name = "QUERY")]
+    pub query: Option<String>,
 }
 
 impl Connection {
@@ -39,6 +42,9 @@ impl Connection {
                 let (name, value) =
                     filter.split_once('=').with_context(|| format!("--filter {filter:?} must read name=value"))?;
                 query.append_pair(name, value);
+            }
+            if let Some(text) = &self.query {
+                query.append_pair("query", text);
             }
             for (name, value) in extra {
                 query.append_pair(name, value);

@@ -62,6 +62,27 @@ async fn query_and_export_a_workspace() {
         String::from_utf8(json_lines.stdout).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
     assert_eq!(parsed.len(), 10);
 
+    // The query language, as one argument; a malformed query is named.
+    let queried = logbook(&[
+        "query",
+        "--server",
+        &base,
+        "--key",
+        &key,
+        "-w",
+        "acme",
+        "--json",
+        "--limit",
+        "100",
+        "action:ticket.* -to:state-1 -to:state-2 \"ana silva\"",
+    ]);
+    assert!(queried.status.success(), "{}", String::from_utf8_lossy(&queried.stderr));
+    assert_eq!(String::from_utf8(queried.stdout).unwrap().lines().count(), 18, "20 ticket events, less two");
+    let malformed = logbook(&["query", "--server", &base, "--key", &key, "-w", "acme", "actor:U-7 colour:red"]);
+    assert!(!malformed.status.success());
+    let said = String::from_utf8_lossy(&malformed.stderr);
+    assert!(said.contains("400") && said.contains("at character 11"), "{said}");
+
     let output = directory.path().join("acme.ndjson");
     let export = logbook(&["export", "--server", &base, "--key", &key, "-w", "acme", "-o", output.to_str().unwrap()]);
     assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));

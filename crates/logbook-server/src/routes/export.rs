@@ -25,7 +25,7 @@ use crate::auth::authorized;
 use crate::caller::Caller;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::log_reader::LogReader;
-use crate::routes::events::{FeedParams, query_params, visible_filter};
+use crate::routes::filters::{FeedParams, query_params, visible_filter};
 use crate::routes::integrity::{LineSender, streamed_response};
 use crate::state::AppState;
 

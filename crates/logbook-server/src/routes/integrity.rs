@@ -23,7 +23,8 @@ use tokio::sync::mpsc;
 use crate::auth::{authorized, workspace_access};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::log_reader::LogReader;
-use crate::routes::events::{readable_categories, visible_event};
+use crate::routes::events::visible_event;
+use crate::routes::filters::readable_categories;
 use crate::state::AppState;
 
 /// `GET /v1/log-keys` answer.

@@ -3,6 +3,7 @@
 pub mod catalog;
 pub mod events;
 pub mod export;
+pub mod filters;
 pub mod health;
 pub mod integrity;
 pub mod keys;

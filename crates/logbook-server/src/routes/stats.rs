@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use crate::auth::workspace_access;
 use crate::caller::Caller;
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::routes::events::{FeedParams, query_params, record_audit_view, visible_filter};
+use crate::routes::events::record_audit_view;
+use crate::routes::filters::{FeedParams, query_params, visible_filter};
 use crate::state::AppState;
 
 /// One group's count.

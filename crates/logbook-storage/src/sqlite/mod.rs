@@ -6,6 +6,7 @@
 //! ([`writer`]); reads use a pool of read-only connections ([`pool`]). Commits use
 //! `synchronous = FULL`, so a commit has reached the disk when `append` returns.
 
+mod migrations;
 mod pool;
 mod query;
 mod writer;
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use logbook_core::filter::value_text;
 use logbook_core::integrity::{Commitments, LeafPosition, encode_hash, leaf_hash};
-use logbook_core::search::searchable_words;
+use logbook_core::search::{search_text, searchable_words};
 use logbook_core::{
     Event, EventBody, EventFilter, EventQuery, GroupBy, Role, Timestamp, Workspace, WorkspaceCatalog, WorkspaceSettings,
 };
@@ -27,9 +28,6 @@ use crate::Storage;
 use crate::model::{ApiKey, Appended, LogEntry, NewApiKey, NewEvent, NewWorkspace, StorageError, WorkspaceUpdate};
 use pool::ReadPool;
 use writer::Writer;
-
-/// The migrations, in order; the database's `user_version` counts those applied.
-const MIGRATIONS: [&str; 1] = [include_str!("migrations/0001_initial.sql")];
 
 /// The file inside the data directory.
 pub const DATABASE_FILE: &str = "logbook.sqlite3";
@@ -71,7 +69,7 @@ impl SqliteStorage {
             )
             .map_err(backend)?;
         connection.set_prepared_statement_cache_capacity(64);
-        migrate(&connection)?;
+        migrations::migrate(&connection)?;
         Ok(SqliteStorage { writer: Writer::start(connection), readers: ReadPool::new(path.clone()), path })
     }
 
@@ -117,21 +115,6 @@ fn create_private(data_dir: &Path, database: &Path) -> std::io::Result<()> {
     {
         let _ = database;
         std::fs::create_dir_all(data_dir)?;
-    }
-    Ok(())
-}
-
-fn migrate(connection: &Connection) -> Result<(), StorageError> {
-    let applied: usize = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(backend)?;
-    if applied > MIGRATIONS.len() {
-        return Err(StorageError::Backend(format!(
-            "the database has schema version {applied}, newer than this Logbook knows ({}); upgrade Logbook",
-            MIGRATIONS.len()
-        )));
-    }
-    for (number, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
-        let script = format!("BEGIN; {migration}; PRAGMA user_version = {}; COMMIT;", number + 1);
-        connection.execute_batch(&script).map_err(backend)?;
     }
     Ok(())
 }
@@ -248,8 +231,9 @@ fn append_events(connection: &Connection, workspace: &str, events: &[NewEvent]) 
     let mut insert_event = connection
         .prepare_cached(
             "INSERT INTO events (workspace, seq, id, action, category, occurred_at, actor_type, actor_id,
-                                 target_type, target_id, outcome, ip, idempotency_key, body, personal, leaf_hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                                 target_type, target_id, outcome, ip, idempotency_key, body, personal, leaf_hash,
+                                 search_text)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         )
         .map_err(backend)?;
     let mut insert_record = connection
@@ -313,6 +297,7 @@ fn append_events(connection: &Connection, workspace: &str, events: &[NewEvent]) 
                 body_json,
                 to_json(&event.commitments)?,
                 leaf.as_slice(),
+                search_text(body),
             ])
             .map_err(|error| match error {
                 rusqlite::Error::SqliteFailure(failure, _)

@@ -2,6 +2,7 @@
 //! columns. The meaning of each filter is [`logbook_core::EventFilter::matches`];
 //! the conformance suite checks this translation against it.
 
+use logbook_core::search::phrase_pattern;
 use logbook_core::{ActionPattern, EventFilter, EventQuery, GroupBy, Order};
 use rusqlite::types::Value as SqlValue;
 
@@ -89,12 +90,32 @@ fn selection(workspace: &str, filter: &EventFilter, max_seq: Option<u64>) -> Sel
         }
         None => ("events e", "e"),
     };
+    conditions.extend(filter_conditions(filter, ordering, &mut parameters));
+    if let Some(max_seq) = max_seq {
+        let max_seq = bind(&mut parameters, SqlValue::Integer(i64::try_from(max_seq).unwrap_or(i64::MAX)));
+        conditions.push(format!("{ordering}.seq <= {max_seq}"));
+    }
+    Selection { from, ordering, conditions, parameters }
+}
 
+/// The conditions on `e` (and `ordering`, the alias whose `occurred_at` the
+/// query reads) that together mean `filter`. A record condition is left to the
+/// caller when `ordering` is `r` (the record index drives the query); otherwise
+/// it is an `EXISTS` over the record index.
+fn filter_conditions(filter: &EventFilter, ordering: &str, parameters: &mut Vec<SqlValue>) -> Vec<String> {
+    let mut conditions = Vec::new();
+    if let (Some(record), "e") = (&filter.record, ordering) {
+        let record_type = bind(parameters, SqlValue::Text(record.record_type.clone()));
+        let record_id = bind(parameters, SqlValue::Text(record.id.clone()));
+        conditions.push(format!(
+            "EXISTS (SELECT 1 FROM event_records x WHERE x.workspace = e.workspace AND x.record_type = {record_type} AND x.record_id = {record_id} AND x.seq = e.seq)"
+        ));
+    }
     if !filter.categories.is_empty() {
         let list: Vec<String> = filter
             .categories
             .iter()
-            .map(|category| bind(&mut parameters, SqlValue::Text(category.as_str().to_string())))
+            .map(|category| bind(parameters, SqlValue::Text(category.as_str().to_string())))
             .collect();
         conditions.push(format!("e.category IN ({})", list.join(", ")));
     }
@@ -104,28 +125,30 @@ fn selection(workspace: &str, filter: &EventFilter, max_seq: Option<u64>) -> Sel
             .iter()
             .map(|pattern| match pattern {
                 ActionPattern::Exact(action) => {
-                    format!("e.action = {}", bind(&mut parameters, SqlValue::Text(action.clone())))
+                    format!("e.action = {}", bind(parameters, SqlValue::Text(action.clone())))
                 }
                 ActionPattern::Prefix(prefix) => {
-                    let lower = bind(&mut parameters, SqlValue::Text(prefix.clone()));
-                    let upper = bind(&mut parameters, SqlValue::Text(prefix_upper_bound(prefix)));
+                    let lower = bind(parameters, SqlValue::Text(prefix.clone()));
+                    let upper = bind(parameters, SqlValue::Text(prefix_upper_bound(prefix)));
                     format!("(e.action >= {lower} AND e.action < {upper})")
                 }
             })
             .collect();
         conditions.push(format!("({})", alternatives.join(" OR ")));
     }
+    // `IS` compares as `=` does, but also where the column is NULL (`ip`), so
+    // that an excluded condition (`NOT (...)`) keeps events without an IP.
     let mut equal = |column: &str, value: Option<String>, parameters: &mut Vec<SqlValue>| {
         if let Some(value) = value {
-            conditions.push(format!("{column} = {}", bind(parameters, SqlValue::Text(value))));
+            conditions.push(format!("{column} IS {}", bind(parameters, SqlValue::Text(value))));
         }
     };
-    equal("e.actor_id", filter.actor_id.clone(), &mut parameters);
-    equal("e.actor_type", filter.actor_type.map(|actor_type| actor_type.as_str().to_string()), &mut parameters);
-    equal("e.target_type", filter.target_type.clone(), &mut parameters);
-    equal("e.target_id", filter.target_id.clone(), &mut parameters);
-    equal("e.outcome", filter.outcome.map(|outcome| outcome.as_str().to_string()), &mut parameters);
-    equal("e.ip", filter.ip.clone(), &mut parameters);
+    equal("e.actor_id", filter.actor_id.clone(), parameters);
+    equal("e.actor_type", filter.actor_type.map(|actor_type| actor_type.as_str().to_string()), parameters);
+    equal("e.target_type", filter.target_type.clone(), parameters);
+    equal("e.target_id", filter.target_id.clone(), parameters);
+    equal("e.outcome", filter.outcome.map(|outcome| outcome.as_str().to_string()), parameters);
+    equal("e.ip", filter.ip.clone(), parameters);
 
     // One change must meet every part given: a correlated EXISTS over the
     // event's changes.
@@ -137,7 +160,7 @@ fn selection(workspace: &str, filter: &EventFilter, max_seq: Option<u64>) -> Sel
             ("c.to_value", &filter.change.to),
         ] {
             if let Some(value) = value {
-                parts.push(format!("{column} = {}", bind(&mut parameters, SqlValue::Text(value.clone()))));
+                parts.push(format!("{column} = {}", bind(parameters, SqlValue::Text(value.clone()))));
             }
         }
         conditions.push(format!("EXISTS (SELECT 1 FROM event_changes c WHERE {})", parts.join(" AND ")));
@@ -145,25 +168,44 @@ fn selection(workspace: &str, filter: &EventFilter, max_seq: Option<u64>) -> Sel
 
     // Each free-text word must prefix one of the event's words.
     for term in &filter.text {
-        let lower = bind(&mut parameters, SqlValue::Text(term.clone()));
-        let upper = bind(&mut parameters, SqlValue::Text(prefix_upper_bound(term)));
+        let lower = bind(parameters, SqlValue::Text(term.clone()));
+        let upper = bind(parameters, SqlValue::Text(prefix_upper_bound(term)));
         conditions.push(format!(
             "EXISTS (SELECT 1 FROM event_words w WHERE w.workspace = e.workspace AND w.seq = e.seq AND w.word >= {lower} AND w.word < {upper})"
         ));
     }
+    // A phrase's words are looked up in the word index (which narrows the
+    // candidates), then found in order in the event's search text.
+    for phrase in &filter.phrases {
+        for word in phrase {
+            let word = bind(parameters, SqlValue::Text(word.clone()));
+            conditions.push(format!(
+                "EXISTS (SELECT 1 FROM event_words w WHERE w.workspace = e.workspace AND w.seq = e.seq AND w.word = {word})"
+            ));
+        }
+        let pattern = bind(parameters, SqlValue::Text(phrase_pattern(phrase)));
+        conditions.push(format!("instr(e.search_text, {pattern}) > 0"));
+    }
     if let Some(since) = filter.since {
-        let since = bind(&mut parameters, SqlValue::Integer(since.as_millis()));
+        let since = bind(parameters, SqlValue::Integer(since.as_millis()));
         conditions.push(format!("{ordering}.occurred_at >= {since}"));
     }
     if let Some(until) = filter.until {
-        let until = bind(&mut parameters, SqlValue::Integer(until.as_millis()));
+        let until = bind(parameters, SqlValue::Integer(until.as_millis()));
         conditions.push(format!("{ordering}.occurred_at < {until}"));
     }
-    if let Some(max_seq) = max_seq {
-        let max_seq = bind(&mut parameters, SqlValue::Integer(i64::try_from(max_seq).unwrap_or(i64::MAX)));
-        conditions.push(format!("{ordering}.seq <= {max_seq}"));
+    for required in &filter.all_of {
+        conditions.push(format!("({})", conjunction(filter_conditions(required, "e", parameters))));
     }
-    Selection { from, ordering, conditions, parameters }
+    for excluded in &filter.none_of {
+        conditions.push(format!("NOT ({})", conjunction(filter_conditions(excluded, "e", parameters))));
+    }
+    conditions
+}
+
+/// Conditions joined by `AND`; none is true.
+fn conjunction(conditions: Vec<String>) -> String {
+    if conditions.is_empty() { "1".to_string() } else { conditions.join(" AND ") }
 }
 
 #[cfg(test)]

@@ -1,0 +1,102 @@
+//! The embedded backend's schema changes, applied in order when the database is
+//! opened; `PRAGMA user_version` counts those applied. A migration is a SQL
+//! script, and sometimes a Rust step that fills in what SQL cannot compute (such
+//! as a column derived from the stored events), run in the same transaction.
+
+use logbook_core::EventBody;
+use logbook_core::search::search_text;
+use rusqlite::{Connection, params};
+
+use super::{backend, corrupt};
+use crate::model::StorageError;
+
+/// A Rust step of a migration, run after its script in the same transaction.
+type Fill = fn(&Connection) -> Result<(), StorageError>;
+
+/// One schema change.
+struct Migration {
+    script: &'static str,
+    fill: Option<Fill>,
+}
+
+/// The migrations, in order.
+const MIGRATIONS: [Migration; 2] = [
+    Migration { script: include_str!("migrations/0001_initial.sql"), fill: None },
+    Migration { script: include_str!("migrations/0002_search_text.sql"), fill: Some(fill_search_text) },
+];
+
+/// Applies the migrations the database has not had, each in one transaction.
+pub(super) fn migrate(connection: &Connection) -> Result<(), StorageError> {
+    let applied: usize = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(backend)?;
+    if applied > MIGRATIONS.len() {
+        return Err(StorageError::Backend(format!(
+            "the database has schema version {applied}, newer than this Logbook knows ({}); upgrade Logbook",
+            MIGRATIONS.len()
+        )));
+    }
+    for (number, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
+        connection.execute_batch("BEGIN").map_err(backend)?;
+        let outcome = apply(connection, migration, number + 1);
+        let end = if outcome.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        connection.execute_batch(end).map_err(backend)?;
+        outcome?;
+    }
+    Ok(())
+}
+
+fn apply(connection: &Connection, migration: &Migration, version: usize) -> Result<(), StorageError> {
+    connection.execute_batch(migration.script).map_err(backend)?;
+    if let Some(fill) = migration.fill {
+        fill(connection)?;
+    }
+    connection.execute_batch(&format!("PRAGMA user_version = {version}")).map_err(backend)
+}
+
+/// Computes `search_text` for the events stored before the column existed.
+fn fill_search_text(connection: &Connection) -> Result<(), StorageError> {
+    let mut select = connection.prepare("SELECT workspace, seq, body FROM events").map_err(backend)?;
+    let mut update =
+        connection.prepare("UPDATE events SET search_text = ?3 WHERE workspace = ?1 AND seq = ?2").map_err(backend)?;
+    let mut rows = select.query([]).map_err(backend)?;
+    while let Some(row) = rows.next().map_err(backend)? {
+        let workspace: String = row.get(0).map_err(backend)?;
+        let seq: i64 = row.get(1).map_err(backend)?;
+        let body: String = row.get(2).map_err(backend)?;
+        let body: EventBody = serde_json::from_str(&body).map_err(|error| corrupt(&format!("event {seq}"), error))?;
+        update.execute(params![workspace, seq, search_text(&body)]).map_err(backend)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database made by the first schema gets its events' search text when
+    /// opened by this version.
+    #[test]
+    fn search_text_is_filled_for_older_databases() {
+        let connection = Connection::open_in_memory().unwrap();
+        connection.execute_batch(MIGRATIONS[0].script).unwrap();
+        connection.execute_batch("PRAGMA user_version = 1").unwrap();
+        let body = serde_json::json!({
+            "action": "ticket.created", "category": "activity", "occurred_at": "2026-01-31T12:00:00.000Z",
+            "actor": {"type": "user", "id": "u1", "name": "Ana Lee"}, "target": {"type": "ticket", "id": "T-1"},
+            "related": [], "changes": [], "outcome": "success", "context": {}, "metadata": {},
+            "received_at": "2026-01-31T12:00:00.000Z"
+        });
+        connection
+            .execute(
+                "INSERT INTO events (workspace, seq, id, action, category, occurred_at, actor_type, actor_id,
+                    target_type, target_id, outcome, body, personal, leaf_hash)
+                 VALUES ('w', 0, 'e', 'ticket.created', 'activity', 0, 'user', 'u1', 'ticket', 'T-1', 'success', ?1, '{}', x'00')",
+                [body.to_string()],
+            )
+            .unwrap();
+        migrate(&connection).unwrap();
+        let text: String = connection.query_row("SELECT search_text FROM events", [], |row| row.get(0)).unwrap();
+        assert!(text.contains(" ana lee "), "{text:?}");
+        let version: usize = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
+        assert_eq!(version, 2);
+    }
+}
