@@ -107,9 +107,14 @@ impl Workload {
     /// `count` events spread evenly (with jitter) over the configured span, oldest
     /// first.
     pub fn events(&mut self, count: usize) -> Vec<Value> {
-        let span = (self.config.end.as_millis() - self.config.start.as_millis()).max(1);
-        let mut times: Vec<i64> =
-            (0..count).map(|_| self.config.start.as_millis() + self.rng.random_range(0..=span)).collect();
+        self.events_between(count, self.config.start, self.config.end)
+    }
+
+    /// `count` events spread over `[start, end]`, in time order: a long history
+    /// can be made a slice at a time, without holding all of it.
+    pub fn events_between(&mut self, count: usize, start: Timestamp, end: Timestamp) -> Vec<Value> {
+        let span = (end.as_millis() - start.as_millis()).max(1);
+        let mut times: Vec<i64> = (0..count).map(|_| start.as_millis() + self.rng.random_range(0..=span)).collect();
         times.sort_unstable();
         times.into_iter().map(|millis| self.event_at(Timestamp::from_millis(millis))).collect()
     }

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use logbook_core::integrity::Commitments;
 use logbook_core::validate::validate_event;
-use logbook_core::{Catalog, Limits, Role, WorkspaceCatalog};
+use logbook_core::{Catalog, Limits, Role, Timestamp, WorkspaceCatalog};
 use logbook_server::auth::{hash_secret, new_key_token, now, random_salt};
 use logbook_storage::{NewApiKey, NewEvent, NewWorkspace, Storage};
 use logbook_workload::{Workload, WorkloadConfig};
@@ -16,6 +16,14 @@ use logbook_workload::{Workload, WorkloadConfig};
 pub const WORKSPACE: &str = "demo";
 
 const DAY_MILLIS: i64 = 86_400_000;
+
+/// Events are stored this many at a time.
+const BATCH: usize = 1000;
+
+/// The demo's history starts 90 days before it is created.
+fn config_start(started: Timestamp) -> Timestamp {
+    started.plus_millis(-90 * DAY_MILLIS)
+}
 
 /// Creates and fills the demo workspace if it does not exist, and returns a new
 /// token for each role.
@@ -26,15 +34,22 @@ pub async fn prepare(storage: &dyn Storage, event_count: usize) -> anyhow::Resul
             .create_workspace(NewWorkspace { id: WORKSPACE.into(), name: "Demo helpdesk".into(), created_at: started })
             .await?;
         println!("Filling the demo workspace with {event_count} events over the last 90 days…");
-        let config = WorkloadConfig::new(2026, started.plus_millis(-90 * DAY_MILLIS), started.plus_millis(-60_000));
+        let config = WorkloadConfig::new(2026, config_start(started), started.plus_millis(-60_000));
         let mut workload = Workload::new(config);
         let document = WorkspaceCatalog::default();
         let catalog = Catalog::new(&document);
         let limits = Limits::default();
-        let mut remaining = event_count;
-        let events = workload.events(event_count);
-        for chunk in events.chunks(1000) {
-            let batch = chunk
+        // A slice of the 90 days at a time, so that a large demo never holds
+        // all of its events in memory.
+        let (first, last) = (config_start(started), started.plus_millis(-60_000));
+        let slices = event_count.div_ceil(BATCH).max(1);
+        let span = last.as_millis() - first.as_millis();
+        for slice in 0..slices {
+            let count = BATCH.min(event_count - slice * BATCH);
+            let from = first.plus_millis(span * slice as i64 / slices as i64);
+            let to = first.plus_millis(span * (slice as i64 + 1) / slices as i64);
+            let batch = workload
+                .events_between(count, from, to)
                 .iter()
                 .map(|value| {
                     let body = validate_event(value, &catalog, started, &limits)
@@ -44,9 +59,7 @@ pub async fn prepare(storage: &dyn Storage, event_count: usize) -> anyhow::Resul
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             storage.append(WORKSPACE, batch).await.context("storing demo events")?;
-            remaining -= chunk.len();
         }
-        debug_assert_eq!(remaining, 0);
     }
     for key in storage.list_api_keys(WORKSPACE).await? {
         if key.name.starts_with("demo ") && key.revoked_at.is_none() {
