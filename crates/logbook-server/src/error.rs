@@ -127,6 +127,13 @@ impl ApiError {
         error
     }
 
+    /// 429: too much is waiting to be written; retry after a second.
+    pub fn slow_down(message: impl Into<String>) -> ApiError {
+        let mut error = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "slow_down", message);
+        error.retry_after_seconds = Some(1);
+        error
+    }
+
     /// 503: not able to serve now.
     pub fn unavailable(message: impl Into<String>) -> ApiError {
         let mut error = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message);

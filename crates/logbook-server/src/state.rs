@@ -21,7 +21,13 @@ pub struct ServerConfig {
     pub log_name: String,
     /// The 32-byte seed of the Ed25519 key that signs checkpoints.
     pub log_key_seed: [u8; 32],
+    /// How many events may wait to be written at once; ingest beyond this
+    /// answers 429 with `Retry-After` (at least one full batch).
+    pub ingest_backlog: usize,
 }
+
+/// The default ingest backlog: a hundred full batches.
+pub const DEFAULT_INGEST_BACKLOG: usize = 100 * crate::routes::events::MAX_BATCH;
 
 /// The shared state of all handlers; cheap to clone.
 #[derive(Clone)]
@@ -37,6 +43,8 @@ struct Inner {
     limits: Limits,
     signer: Signer,
     throttle: crate::audit::RecordThrottle,
+    ingest_backlog: Arc<tokio::sync::Semaphore>,
+    ingest_backlog_size: usize,
 }
 
 impl AppState {
@@ -46,6 +54,8 @@ impl AppState {
             .map_err(|error| StorageError::Backend(format!("the log name cannot name a key: {error}")))?;
         let cursor_secret = storage.secret("cursor-hmac", random_bytes(32)).await?;
         let viewer_secret = storage.secret("viewer-token-hmac", random_bytes(32)).await?;
+        let backlog =
+            config.ingest_backlog.clamp(crate::routes::events::MAX_BATCH, tokio::sync::Semaphore::MAX_PERMITS);
         Ok(AppState {
             inner: Arc::new(Inner {
                 storage,
@@ -55,6 +65,8 @@ impl AppState {
                 limits: config.limits,
                 signer,
                 throttle: Default::default(),
+                ingest_backlog: Arc::new(tokio::sync::Semaphore::new(backlog)),
+                ingest_backlog_size: backlog,
             }),
         })
     }
@@ -82,6 +94,17 @@ impl AppState {
     /// Recently recorded denials and views, so each is recorded at most once a minute.
     pub fn throttle(&self) -> &crate::audit::RecordThrottle {
         &self.inner.throttle
+    }
+
+    /// Room for events waiting to be written: ingest takes a permit per event
+    /// for as long as its append runs, and answers 429 when none is left.
+    pub fn ingest_backlog(&self) -> &Arc<tokio::sync::Semaphore> {
+        &self.inner.ingest_backlog
+    }
+
+    /// How many events the backlog holds when full.
+    pub fn ingest_backlog_size(&self) -> usize {
+        self.inner.ingest_backlog_size
     }
 
     /// The bounds on events.

@@ -383,3 +383,27 @@ async fn open_catalogs_take_unknown_actions_and_workspace_actions_apply() {
     let stored = app.call(Method::GET, &format!("/v1/workspaces/acme/events/{id}"), Some(admin), None).await;
     assert_eq!(stored.body["category"], "activity");
 }
+
+#[tokio::test]
+async fn a_full_backlog_answers_429_and_stores_nothing() {
+    let app = TestApp::new(&["acme"]).await;
+    let publisher = app.key("acme", Role::Publisher).to_string();
+    let path = "/v1/workspaces/acme/events";
+    let one = || json!({"action": "ticket.created", "actor": {"id": "U-1"}, "target": {"type": "ticket", "id": "T-1"}});
+    // The writer is behind: all but 9 places of the backlog are taken.
+    let backlog = app.state.ingest_backlog_size();
+    let taken = app.state.ingest_backlog().clone().try_acquire_many_owned(backlog as u32 - 9).unwrap();
+    let batch = json!({"events": (0..10).map(|_| one()).collect::<Vec<_>>()});
+    let refused = app.call(Method::POST, path, Some(&publisher), Some(batch.clone())).await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{refused:?}");
+    assert_eq!(refused.code(), Some("slow_down"));
+    assert_eq!(refused.headers.get("retry-after").and_then(|value| value.to_str().ok()), Some("1"));
+    // A request that fits is taken; nothing of the refused one was stored.
+    let fits = app.call(Method::POST, path, Some(&publisher), Some(one())).await;
+    assert_eq!(fits.status, StatusCode::CREATED);
+    assert_eq!(fits.body["events"][0]["seq"], 0, "the refused batch left no trace");
+    drop(taken);
+    let retried = app.call(Method::POST, path, Some(&publisher), Some(batch)).await;
+    assert_eq!(retried.status, StatusCode::CREATED, "the retry succeeds once the backlog drains");
+    assert_eq!(app.state.ingest_backlog().available_permits(), backlog, "every place is given back");
+}

@@ -28,6 +28,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         limits: Limits::default(),
         log_name: args.log_name.clone(),
         log_key_seed,
+        ingest_backlog: args.ingest_backlog,
     };
     let state = AppState::new(storage, config).await?;
 

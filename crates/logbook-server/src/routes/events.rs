@@ -108,6 +108,7 @@ pub struct IngestResponse {
         (status = 413, description = "body over 1 MiB or more than 1000 events", body = ErrorEnvelope),
         (status = 415, body = ErrorEnvelope),
         (status = 422, description = "invalid events; details list index, field and message", body = ErrorEnvelope),
+        (status = 429, description = "the write backlog is full; nothing stored; retry after `Retry-After` seconds", body = ErrorEnvelope),
     ))]
 pub async fn ingest(
     State(state): State<AppState>,
@@ -155,6 +156,16 @@ pub async fn ingest(
     if !issues.is_empty() {
         return Err(ApiError::invalid_events(issues));
     }
+    // Backpressure: each event holds a permit until it is written, so that a
+    // writer that falls behind slows clients down instead of queueing without
+    // bound. Nothing is stored when the answer is 429.
+    let count = u32::try_from(events.len()).unwrap_or(u32::MAX);
+    let _backlog = state.ingest_backlog().clone().try_acquire_many_owned(count).map_err(|_| {
+        ApiError::slow_down(format!(
+            "Logbook is writing a backlog of {} events; nothing was stored, retry after a second",
+            state.ingest_backlog_size()
+        ))
+    })?;
     let appended = state.storage().append(&workspace.id, events).await?;
     let events = appended
         .into_iter()

@@ -27,6 +27,8 @@ pub const PEER: ([u8; 4], u16) = ([192, 0, 2, 77], 40_000);
 
 pub struct TestApp {
     pub router: Router,
+    /// The router's state, for tests that reach behind the API (backpressure).
+    pub state: AppState,
     pub storage: Arc<dyn Storage>,
     /// `keys[workspace][role]` is a token with exactly that role.
     pub keys: HashMap<String, HashMap<Role, String>>,
@@ -37,6 +39,7 @@ pub struct TestApp {
 #[derive(Debug)]
 pub struct Answer {
     pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
     pub body: Value,
 }
 
@@ -57,11 +60,12 @@ impl TestApp {
             limits: Limits::default(),
             log_name: LOG_NAME.into(),
             log_key_seed: [7; 32],
+            ingest_backlog: logbook_server::state::DEFAULT_INGEST_BACKLOG,
         };
         let state = AppState::new(storage.clone(), config).await.expect("state");
         // Requests seem to come from PEER, as they would through a real socket.
-        let router = logbook_server::router(state).layer(MockConnectInfo(SocketAddr::from(PEER)));
-        let mut app = TestApp { router, storage, keys: HashMap::new(), _directory: directory };
+        let router = logbook_server::router(state.clone()).layer(MockConnectInfo(SocketAddr::from(PEER)));
+        let mut app = TestApp { router, state, storage, keys: HashMap::new(), _directory: directory };
         for workspace in workspaces {
             let created =
                 app.call(Method::POST, "/v1/workspaces", Some(OPERATOR), Some(json!({"id": workspace}))).await;
@@ -137,8 +141,9 @@ impl TestApp {
         let request = request.body(body.map_or_else(Body::empty, Body::from)).expect("a request");
         let response = self.router.clone().oneshot(request).await.expect("the router answers");
         let status = response.status();
+        let headers = response.headers().clone();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("a body");
-        Answer { status, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+        Answer { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
     }
 
     /// Ingests events as the workspace's publisher and expects 201.
