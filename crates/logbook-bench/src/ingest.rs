@@ -1,0 +1,162 @@
+//! Ingest throughput over HTTP in durable mode (a 201 means committed): batch
+//! sizes 1, 100 and 1000 with 1 and 64 concurrent clients. The scenarios store
+//! the dataset between them, the last one storing whatever is left, so that the
+//! reads afterwards see exactly the dataset.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+use tokio::sync::Mutex;
+
+use crate::dataset::Dataset;
+use crate::latency::Percentiles;
+use crate::server::{LogbookServer, WorkspaceKeys};
+
+/// One scenario's figures.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct IngestFigure {
+    pub batch: usize,
+    pub clients: usize,
+    pub events: u64,
+    pub seconds: f64,
+    pub events_per_second: f64,
+    pub request_latency: Percentiles,
+    /// Requests answered 429 (retried after `Retry-After`).
+    pub slowed_down: u64,
+}
+
+/// The rows of each workspace not yet sent, in order.
+struct Queues {
+    next: Vec<usize>,
+    rows_by_workspace: Vec<Vec<usize>>,
+}
+
+impl Queues {
+    /// Up to `batch` unsent rows of one workspace, trying from `preferred` on.
+    fn take(&mut self, preferred: usize, batch: usize, budget: &mut usize) -> Option<(usize, Vec<usize>)> {
+        let count = self.next.len();
+        for offset in 0..count {
+            let workspace = (preferred + offset) % count;
+            let rows = &self.rows_by_workspace[workspace];
+            let start = self.next[workspace];
+            let take = batch.min(rows.len() - start).min(*budget);
+            if take > 0 {
+                self.next[workspace] += take;
+                *budget -= take;
+                return Some((workspace, rows[start..start + take].to_vec()));
+            }
+        }
+        None
+    }
+}
+
+/// Runs every scenario; the last stores the rest of the dataset.
+pub async fn scenarios(
+    server: &LogbookServer,
+    keys: &[WorkspaceKeys],
+    dataset: &Dataset,
+) -> anyhow::Result<Vec<IngestFigure>> {
+    let mut rows_by_workspace = vec![Vec::new(); dataset.workspaces.len()];
+    for (index, row) in dataset.rows.iter().enumerate() {
+        rows_by_workspace[row.workspace].push(index);
+    }
+    let queues = Mutex::new(Queues { next: vec![0; rows_by_workspace.len()], rows_by_workspace });
+    let total = dataset.len();
+    let plan = [
+        (1, 1, 2_000),
+        (1, 64, 20_000),
+        (100, 1, 50_000),
+        (100, 64, 100_000),
+        (1000, 1, 100_000),
+        (1000, 64, usize::MAX),
+    ];
+    let mut figures = Vec::new();
+    for (batch, clients, budget) in plan {
+        // Small datasets keep each scenario to a tenth of the events.
+        let budget = if budget == usize::MAX { usize::MAX } else { budget.min(total / 10).max(batch) };
+        let figure = scenario(server, keys, dataset, &queues, (batch, clients, budget)).await?;
+        eprintln!(
+            "  batch {batch:>4}, {clients:>2} clients: {:>9.0} events/s ({} events)",
+            figure.events_per_second, figure.events
+        );
+        figures.push(figure);
+    }
+    Ok(figures)
+}
+
+async fn scenario(
+    server: &LogbookServer,
+    keys: &[WorkspaceKeys],
+    dataset: &Dataset,
+    queues: &Mutex<Queues>,
+    (batch, clients, budget): (usize, usize, usize),
+) -> anyhow::Result<IngestFigure> {
+    let budget = Arc::new(Mutex::new(budget));
+    let slowed_down = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for client_number in 0..clients {
+        let budget = budget.clone();
+        let slowed_down = slowed_down.clone();
+        workers.push(async move {
+            let mut latencies = Vec::new();
+            let mut sent = 0u64;
+            let mut round = client_number;
+            loop {
+                let taken = {
+                    let mut budget = budget.lock().await;
+                    queues.lock().await.take(round, batch, &mut budget)
+                };
+                let Some((workspace, rows)) = taken else { break };
+                round += 1;
+                let body = if batch == 1 {
+                    dataset.rows[rows[0]].json.clone()
+                } else {
+                    let events: Vec<&str> = rows.iter().map(|&row| dataset.rows[row].json.as_str()).collect();
+                    format!("{{\"events\":[{}]}}", events.join(","))
+                };
+                let url = format!("{}/v1/workspaces/{}/events", server.base, dataset.workspaces[workspace]);
+                loop {
+                    let request_started = Instant::now();
+                    let response = server
+                        .client
+                        .post(&url)
+                        .bearer_auth(&keys[workspace].publisher)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await?;
+                    let status = response.status();
+                    let _ = response.bytes().await?;
+                    if status.as_u16() == 429 {
+                        slowed_down.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        continue;
+                    }
+                    if !status.is_success() {
+                        bail!("ingest answered {status}");
+                    }
+                    latencies.push(request_started.elapsed());
+                    break;
+                }
+                sent += rows.len() as u64;
+            }
+            anyhow::Ok((sent, latencies))
+        });
+    }
+    let finished = futures_util::future::try_join_all(workers).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let events: u64 = finished.iter().map(|(sent, _)| sent).sum();
+    let latencies = finished.into_iter().flat_map(|(_, latencies)| latencies).collect();
+    Ok(IngestFigure {
+        batch,
+        clients,
+        events,
+        seconds,
+        events_per_second: events as f64 / seconds.max(1e-9),
+        request_latency: Percentiles::of(latencies),
+        slowed_down: slowed_down.load(Ordering::Relaxed),
+    })
+}

@@ -1,0 +1,99 @@
+//! `logbook-bench`: measures Logbook against the peers most teams would use
+//! instead (a hand-made PostgreSQL `audit_log` table loaded with COPY, and the same
+//! table in SQLite), on one deterministic, realistic workload, and writes the
+//! figures as JSON, a Markdown table and an SVG chart.
+//!
+//! It starts a `logbook serve` of its own on a fresh data directory, so that the
+//! server's memory can be read, and talks to it over HTTP as clients would.
+//! Nothing here is a test: it reports, and asserts nothing about time.
+
+mod dataset;
+mod ingest;
+mod latency;
+mod peers;
+mod reads;
+mod report;
+mod server;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+
+/// What to measure, and where.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Args {
+    /// Events stored before reads are measured (across all workspaces).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: usize,
+    /// How many workspaces the events are spread over.
+    #[arg(long, default_value_t = 20)]
+    pub workspaces: usize,
+    /// The workload's seed: the same seed gives the same events.
+    #[arg(long, default_value_t = 2026)]
+    pub seed: u64,
+    /// The `logbook` binary to benchmark (build it with `cargo build --release`).
+    #[arg(long, default_value = "target/release/logbook")]
+    pub logbook: PathBuf,
+    /// The PostgreSQL database for the `audit_log` peer; `none` skips it.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+    pub postgres: String,
+    /// Requests per read measurement (p50 and p99 are taken over them).
+    #[arg(long, default_value_t = 200)]
+    pub samples: usize,
+    /// Where results go: `results.json`, `results.md`, `chart.svg`.
+    #[arg(long, default_value = "bench-results")]
+    pub out: PathBuf,
+    /// Where the data directories go (default: a temporary directory). Needs
+    /// about 3 GB per million events.
+    #[arg(long)]
+    pub scratch: Option<PathBuf>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let results = runtime.block_on(run(&args))?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    std::fs::write(args.out.join("results.json"), serde_json::to_string_pretty(&results)?)?;
+    std::fs::write(args.out.join("results.md"), report::markdown(&results))?;
+    std::fs::write(args.out.join("chart.svg"), report::chart(&results))?;
+    println!("{}", report::markdown(&results));
+    println!("results in {}", args.out.display());
+    Ok(())
+}
+
+async fn run(args: &Args) -> anyhow::Result<report::Results> {
+    let scratch = match &args.scratch {
+        Some(path) => tempfile::tempdir_in(path)?,
+        None => tempfile::tempdir()?,
+    };
+    eprintln!("generating {} events over {} workspaces (seed {})…", args.events, args.workspaces, args.seed);
+    let dataset = dataset::Dataset::generate(args.seed, args.workspaces, args.events);
+    let mut results = report::Results::new(args, report::machine());
+
+    let server = server::LogbookServer::start(&args.logbook, &scratch.path().join("logbook")).await?;
+    let keys = server.prepare(&dataset.workspaces).await?;
+    eprintln!("ingest scenarios…");
+    results.ingest = ingest::scenarios(&server, &keys, &dataset).await?;
+    results.logbook_memory_after_ingest_bytes = server.peak_memory_bytes();
+    eprintln!("Logbook reads at {} events…", dataset.len());
+    results.reads.push(reads::logbook(&server, &keys, &dataset, args.samples).await?);
+    results.logbook_extras = reads::logbook_extras(&server, &keys, &dataset, &args.logbook, scratch.path()).await?;
+    results.logbook_peak_memory_bytes = server.peak_memory_bytes();
+    results.logbook_disk_bytes = server.disk_bytes();
+    drop(server);
+
+    eprintln!("SQLite peer…");
+    let sqlite = peers::sqlite::Peer::load(&scratch.path().join("sqlite-peer.db"), &dataset)?;
+    results.peer_loads.push(sqlite.load.clone());
+    results.reads.push(sqlite.reads(&dataset, args.samples)?);
+    if args.postgres != "none" {
+        eprintln!("PostgreSQL peer…");
+        let postgres = peers::postgres::Peer::load(&args.postgres, &dataset).await?;
+        results.peer_loads.push(postgres.load.clone());
+        results.reads.push(postgres.reads(&dataset, args.samples).await?);
+    }
+    Ok(results)
+}

@@ -1,0 +1,107 @@
+//! A `logbook serve` child process on a fresh data directory: started, given a
+//! publisher, an auditor and an admin key per workspace, watched for memory.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+const OPERATOR: &str = "bench-operator-token-0123456789abcdef";
+
+/// The running server; killed when dropped.
+pub struct LogbookServer {
+    child: Child,
+    pub base: String,
+    pub client: reqwest::Client,
+    data_dir: PathBuf,
+}
+
+/// The keys of one workspace.
+#[derive(Clone)]
+pub struct WorkspaceKeys {
+    pub publisher: String,
+    pub auditor: String,
+}
+
+impl LogbookServer {
+    /// Starts `logbook serve` and waits until it listens.
+    pub async fn start(binary: &Path, data_dir: &Path) -> anyhow::Result<LogbookServer> {
+        if !binary.exists() {
+            bail!("{} does not exist; build it with `cargo build --release -p logbook`", binary.display());
+        }
+        let mut child = Command::new(binary)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env("LOGBOOK_ADMIN_TOKEN", OPERATOR)
+            .env("LOGBOOK_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let stdout = child.stdout.take().context("the server's output")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let mut base = None;
+        for line in lines.by_ref() {
+            let line = line?;
+            if let Some(address) = line.strip_prefix("Logbook listening on ") {
+                base = Some(address.trim().to_string());
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        let base = base.context("the server did not print its address")?;
+        let client = reqwest::Client::builder().pool_max_idle_per_host(128).build()?;
+        Ok(LogbookServer { child, base, client, data_dir: data_dir.to_path_buf() })
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> anyhow::Result<Value> {
+        let response = self.client.post(format!("{}{path}", self.base)).bearer_auth(token).json(&body).send().await?;
+        let status = response.status();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!("POST {path}: {status} {answer}");
+        }
+        Ok(answer)
+    }
+
+    /// Creates the workspaces, each with a publisher and an auditor key.
+    pub async fn prepare(&self, workspaces: &[String]) -> anyhow::Result<Vec<WorkspaceKeys>> {
+        let mut keys = Vec::new();
+        for workspace in workspaces {
+            self.post("/v1/workspaces", OPERATOR, json!({"id": workspace})).await?;
+            let key = |role: &str| json!({"name": format!("bench {role}"), "roles": [role]});
+            let path = format!("/v1/workspaces/{workspace}/keys");
+            let publisher = self.post(&path, OPERATOR, key("publisher")).await?["token"].as_str().unwrap_or("").into();
+            let auditor = self.post(&path, OPERATOR, key("auditor")).await?["token"].as_str().unwrap_or("").into();
+            keys.push(WorkspaceKeys { publisher, auditor });
+        }
+        Ok(keys)
+    }
+
+    /// The server's peak resident memory so far (`VmHWM`), in bytes.
+    pub fn peak_memory_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kilobytes| kilobytes.parse::<u64>().ok())
+            .map_or(0, |kilobytes| kilobytes * 1024)
+    }
+
+    /// The size of the data directory's files.
+    pub fn disk_bytes(&self) -> u64 {
+        std::fs::read_dir(&self.data_dir)
+            .map(|entries| entries.flatten().filter_map(|entry| entry.metadata().ok()).map(|meta| meta.len()).sum())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for LogbookServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
