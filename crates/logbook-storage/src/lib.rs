@@ -13,10 +13,15 @@
 //! - `query` returns events in the order and from the position the
 //!   [`EventQuery`] names, exactly as [`EventQuery::matches`] defines.
 //!
-//! Backends: [`sqlite`], the embedded default. Nothing backend-specific appears
-//! in this module's types.
+//! Backends: [`sqlite`], the embedded default, and [`postgres`], for several
+//! processes on one database. Both translate filters to SQL through one shared
+//! module (`filter_sql`). Nothing backend-specific appears in this module's types.
 
+mod append_plan;
+mod filter_sql;
 pub mod model;
+pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 use async_trait::async_trait;

@@ -48,6 +48,33 @@ impl Backend for Sqlite {
     }
 }
 
+/// A fresh database on the test PostgreSQL server (dropped afterwards); `new`
+/// is `None` when the server cannot be reached outside CI (see
+/// `logbook_storage::postgres::test_database`).
+struct Postgres {
+    database: logbook_storage::postgres::test_database::TestDatabase,
+}
+
+impl Postgres {
+    async fn new() -> Option<Postgres> {
+        Some(Postgres { database: logbook_storage::postgres::test_database::TestDatabase::create().await? })
+    }
+}
+
+impl Backend for Postgres {
+    fn open(&self) -> Arc<dyn Storage> {
+        let options = logbook_storage::postgres::ConnectOptions::new(self.database.url.clone());
+        // The suite's tests run on a multi-threaded runtime, where this may block.
+        let storage = tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(logbook_storage::postgres::PostgresStorage::open(&options))
+        });
+        Arc::new(storage.expect("PostgreSQL opens"))
+    }
+    fn reopen(&self) -> Arc<dyn Storage> {
+        self.open()
+    }
+}
+
 async fn workspace(storage: &dyn Storage, id: &str) {
     storage
         .create_workspace(NewWorkspace { id: id.into(), name: id.to_uppercase(), created_at: NOW })
@@ -563,31 +590,41 @@ async fn phrases_and_exclusions_are_exact(backend: &dyn Backend) {
     check(&*storage, EventFilter { all_of: vec![nested], ..ip("10.0.0.1") }, &[1]).await;
 }
 
+/// One module of tests per backend; `$make` gives `Some(backend)`, or `None` to
+/// skip (a PostgreSQL server that cannot be reached outside CI).
 macro_rules! backends {
     ($($backend:ident => $make:expr),* $(,)?) => {$(
         mod $backend {
             use super::*;
 
+            macro_rules! run {
+                ($test:ident) => {{
+                    let Some(backend) = $make else { return };
+                    super::$test(&backend).await
+                }};
+            }
+
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn workspaces_and_settings() { super::workspaces_and_settings(&$make).await }
+            async fn workspaces_and_settings() { run!(workspaces_and_settings) }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn api_keys() { super::api_keys(&$make).await }
+            async fn api_keys() { run!(api_keys) }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn appends_are_sequenced_durable_and_idempotent() { super::appends_are_sequenced_durable_and_idempotent(&$make).await }
+            async fn appends_are_sequenced_durable_and_idempotent() { run!(appends_are_sequenced_durable_and_idempotent) }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn concurrent_appends_have_no_gaps() { super::concurrent_appends_have_no_gaps(&$make).await }
+            async fn concurrent_appends_have_no_gaps() { run!(concurrent_appends_have_no_gaps) }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn secrets_are_created_once() { super::secrets_are_created_once(&$make).await }
+            async fn secrets_are_created_once() { run!(secrets_are_created_once) }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn merkle_tree_follows_the_log() { super::merkle_tree_follows_the_log(&$make).await }
+            async fn merkle_tree_follows_the_log() { run!(merkle_tree_follows_the_log) }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn queries_match_the_reference_filter() { super::queries_match_the_reference_filter(&$make).await }
+            async fn queries_match_the_reference_filter() { run!(queries_match_the_reference_filter) }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn phrases_and_exclusions_are_exact() { super::phrases_and_exclusions_are_exact(&$make).await }
+            async fn phrases_and_exclusions_are_exact() { run!(phrases_and_exclusions_are_exact) }
         }
     )*};
 }
 
 backends! {
-    sqlite => Sqlite::new(),
+    sqlite => Some(Sqlite::new()),
+    postgres => Postgres::new().await,
 }

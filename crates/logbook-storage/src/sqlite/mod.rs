@@ -8,24 +8,27 @@
 
 mod migrations;
 mod pool;
-mod query;
 mod writer;
 
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use logbook_core::filter::value_text;
-use logbook_core::integrity::{Commitments, LeafPosition, encode_hash, leaf_hash};
-use logbook_core::search::{search_text, searchable_words};
+use logbook_core::integrity::Commitments;
 use logbook_core::{
-    Event, EventBody, EventFilter, EventQuery, GroupBy, Role, Timestamp, Workspace, WorkspaceCatalog, WorkspaceSettings,
+    Event, EventFilter, EventQuery, GroupBy, Timestamp, Workspace, WorkspaceCatalog, WorkspaceSettings,
 };
 use logbook_tlog::Hash;
 use logbook_tlog::tree::{self, NodeId, RightEdge, TreeError};
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use crate::Storage;
+use crate::append_plan::{AppendPlan, plan_append};
+use crate::filter_sql::{self, Dialect, SqlValue};
 use crate::model::{ApiKey, Appended, LogEntry, NewApiKey, NewEvent, NewWorkspace, StorageError, WorkspaceUpdate};
+use crate::rows::{
+    KEY_COLUMNS, KeyColumns, WORKSPACE_COLUMNS, WorkspaceColumns, corrupt, size_beyond_log, to_event, to_hash, to_json,
+    to_key, to_unsigned, to_workspace, tree_error,
+};
 use pool::ReadPool;
 use writer::Writer;
 
@@ -40,16 +43,16 @@ pub struct SqliteStorage {
     path: PathBuf,
 }
 
+/// A shared statement's parameter as SQLite takes it.
+fn sqlite_value(value: &SqlValue) -> rusqlite::types::Value {
+    match value {
+        SqlValue::Text(text) => rusqlite::types::Value::Text(text.clone()),
+        SqlValue::Integer(integer) => rusqlite::types::Value::Integer(*integer),
+    }
+}
+
 fn backend(error: rusqlite::Error) -> StorageError {
     StorageError::Backend(error.to_string())
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StorageError> {
-    serde_json::to_string(value).map_err(|error| StorageError::Backend(error.to_string()))
-}
-
-fn corrupt(what: &str, error: impl std::fmt::Display) -> StorageError {
-    StorageError::Corrupt(format!("{what}: {error}"))
 }
 
 impl SqliteStorage {
@@ -119,26 +122,8 @@ fn create_private(data_dir: &Path, database: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-const WORKSPACE_COLUMNS: &str = "id, name, created_at, settings, catalog, next_seq";
-
-fn read_workspace(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, i64, String, String, i64)> {
+fn read_workspace(row: &rusqlite::Row<'_>) -> rusqlite::Result<WorkspaceColumns> {
     Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?))
-}
-
-fn to_workspace(columns: (String, String, i64, String, String, i64)) -> Result<Workspace, StorageError> {
-    let (id, name, created_at, settings, catalog, next_seq) = columns;
-    let settings: WorkspaceSettings =
-        serde_json::from_str(&settings).map_err(|error| corrupt("workspace settings", error))?;
-    let catalog: WorkspaceCatalog =
-        serde_json::from_str(&catalog).map_err(|error| corrupt("workspace catalog", error))?;
-    Ok(Workspace {
-        id,
-        name,
-        created_at: Timestamp::from_millis(created_at),
-        settings,
-        catalog,
-        event_count: u64::try_from(next_seq).map_err(|error| corrupt("next_seq", error))?,
-    })
 }
 
 fn load_workspace(connection: &Connection, id: &str) -> Result<Option<Workspace>, StorageError> {
@@ -152,34 +137,8 @@ fn load_workspace(connection: &Connection, id: &str) -> Result<Option<Workspace>
         .transpose()
 }
 
-const KEY_COLUMNS: &str = "id, workspace, name, roles, secret_hash, created_at, last_used_at, revoked_at";
-
-type KeyColumns = (String, String, String, String, Vec<u8>, i64, Option<i64>, Option<i64>);
-
 fn read_key(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyColumns> {
     Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?, row.get(7)?))
-}
-
-fn to_key(columns: KeyColumns) -> Result<ApiKey, StorageError> {
-    let (id, workspace, name, roles, secret_hash, created_at, last_used_at, revoked_at) = columns;
-    let roles: Vec<Role> = serde_json::from_str(&roles).map_err(|error| corrupt("key roles", error))?;
-    Ok(ApiKey {
-        id,
-        workspace,
-        name,
-        roles,
-        secret_hash,
-        created_at: Timestamp::from_millis(created_at),
-        last_used_at: last_used_at.map(Timestamp::from_millis),
-        revoked_at: revoked_at.map(Timestamp::from_millis),
-    })
-}
-
-fn to_event(workspace: &str, seq: i64, id: String, body: &str, leaf: &[u8]) -> Result<Event, StorageError> {
-    let body: EventBody = serde_json::from_str(body).map_err(|error| corrupt(&format!("event {seq}"), error))?;
-    let seq = u64::try_from(seq).map_err(|error| corrupt("seq", error))?;
-    let leaf: Hash = leaf.try_into().map_err(|_| corrupt(&format!("event {seq}"), "its leaf hash is not 32 bytes"))?;
-    Ok(Event { id, workspace: workspace.to_string(), seq, leaf_hash: encode_hash(&leaf), body })
 }
 
 fn read_node(connection: &Connection, workspace: &str, node: NodeId) -> Result<Hash, StorageError> {
@@ -197,20 +156,13 @@ fn read_node(connection: &Connection, workspace: &str, node: NodeId) -> Result<H
     })
 }
 
-fn tree_error(error: TreeError<StorageError>) -> StorageError {
-    match error {
-        TreeError::Storage { source, .. } => source,
-        other => StorageError::OutOfRange(other.to_string()),
-    }
-}
-
 /// Refuses a tree size beyond the workspace's log.
 fn check_size(connection: &Connection, workspace: &str, size: u64) -> Result<(), StorageError> {
     let count = load_workspace(connection, workspace)?
         .ok_or_else(|| StorageError::NotFound(format!("workspace {workspace}")))?
         .event_count;
     if size > count {
-        return Err(StorageError::OutOfRange(format!("the log of {workspace} has {count} events, fewer than {size}")));
+        return Err(size_beyond_log(workspace, count, size));
     }
     Ok(())
 }
@@ -224,10 +176,29 @@ fn append_events(connection: &Connection, workspace: &str, events: &[NewEvent]) 
         .optional()
         .map_err(backend)?
         .ok_or_else(|| StorageError::NotFound(format!("workspace {workspace}")))?;
-    let mut seq = next_seq;
+    let size = to_unsigned(next_seq, "next_seq")?;
+    let edge = RightEdge::load(size, |node| read_node(connection, workspace, node)).map_err(tree_error)?;
     let mut find_duplicate = connection
         .prepare_cached("SELECT id, seq, leaf_hash FROM events WHERE workspace = ?1 AND idempotency_key = ?2")
         .map_err(backend)?;
+    let plan = plan_append(workspace, events, edge, |key| {
+        let original: Option<(String, i64, Vec<u8>)> = find_duplicate
+            .query_row(params![workspace, key], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .optional()
+            .map_err(backend)?;
+        original
+            .map(|(id, seq, leaf)| {
+                let seq = to_unsigned(seq, "seq")?;
+                Ok(Appended { id, seq, leaf_hash: to_hash(&leaf, &format!("event {seq}"))?, duplicate: true })
+            })
+            .transpose()
+    })?;
+    write_plan(connection, workspace, &plan)?;
+    Ok(plan.answers)
+}
+
+/// Writes the rows of a planned append.
+fn write_plan(connection: &Connection, workspace: &str, plan: &AppendPlan<'_>) -> Result<(), StorageError> {
     let mut insert_event = connection
         .prepare_cached(
             "INSERT INTO events (workspace, seq, id, action, category, occurred_at, actor_type, actor_id,
@@ -236,57 +207,16 @@ fn append_events(connection: &Connection, workspace: &str, events: &[NewEvent]) 
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         )
         .map_err(backend)?;
-    let mut insert_record = connection
-        .prepare_cached(
-            "INSERT OR IGNORE INTO event_records (workspace, record_type, record_id, occurred_at, seq)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .map_err(backend)?;
-    let mut insert_word = connection
-        .prepare_cached("INSERT INTO event_words (workspace, seq, word) VALUES (?1, ?2, ?3)")
-        .map_err(backend)?;
-    let mut insert_change = connection
-        .prepare_cached(
-            "INSERT INTO event_changes (workspace, seq, position, field, from_value, to_value)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )
-        .map_err(backend)?;
-    let mut insert_node = connection
-        .prepare_cached("INSERT INTO tree_nodes (workspace, level, idx, hash) VALUES (?1, ?2, ?3, ?4)")
-        .map_err(backend)?;
-    let size = u64::try_from(next_seq).map_err(|error| corrupt("next_seq", error))?;
-    let mut edge = RightEdge::load(size, |node| read_node(connection, workspace, node)).map_err(tree_error)?;
-    let mut new_nodes = Vec::new();
-    let mut answers = Vec::with_capacity(events.len());
-    for event in events {
-        let body = &event.body;
-        if let Some(key) = &body.idempotency_key {
-            let original: Option<(String, i64, Vec<u8>)> = find_duplicate
-                .query_row(params![workspace, key], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-                .optional()
-                .map_err(backend)?;
-            if let Some((id, original_seq, leaf)) = original {
-                let seq = u64::try_from(original_seq).map_err(|error| corrupt("seq", error))?;
-                let leaf_hash =
-                    leaf.try_into().map_err(|_| corrupt(&format!("event {seq}"), "its leaf hash is not 32 bytes"))?;
-                answers.push(Appended { id, seq, leaf_hash, duplicate: true });
-                continue;
-            }
-        }
-        let body_json = to_json(body)?;
-        let occurred_at = body.occurred_at.as_millis();
-        let position = LeafPosition { workspace, seq: u64::try_from(seq).unwrap_or_default(), id: &event.id };
-        let leaf = leaf_hash(position, body, &event.commitments)
-            .map_err(|error| StorageError::Backend(format!("an event could not be hashed: {error}")))?;
-        edge.append_into(leaf, &mut new_nodes);
+    for row in &plan.events {
+        let body = &row.event.body;
         insert_event
             .execute(params![
                 workspace,
-                seq,
-                event.id,
+                row.seq,
+                row.event.id,
                 body.action,
                 body.category.as_str(),
-                occurred_at,
+                body.occurred_at.as_millis(),
                 body.actor.actor_type.as_str(),
                 body.actor.id,
                 body.target.record_type,
@@ -294,48 +224,52 @@ fn append_events(connection: &Connection, workspace: &str, events: &[NewEvent]) 
                 body.outcome.as_str(),
                 body.context.ip,
                 body.idempotency_key,
-                body_json,
-                to_json(&event.commitments)?,
-                leaf.as_slice(),
-                search_text(body),
+                row.body_json,
+                row.personal_json,
+                row.leaf.as_slice(),
+                row.search_text,
             ])
             .map_err(|error| match error {
                 rusqlite::Error::SqliteFailure(failure, _)
                     if failure.code == rusqlite::ErrorCode::ConstraintViolation =>
                 {
-                    StorageError::Conflict(format!("an event with id {} already exists", event.id))
+                    StorageError::Conflict(format!("an event with id {} already exists", row.event.id))
                 }
                 other => backend(other),
             })?;
-        for record in body.records() {
-            insert_record
-                .execute(params![workspace, record.record_type, record.id, occurred_at, seq])
-                .map_err(backend)?;
-        }
-        for word in searchable_words(body) {
-            insert_word.execute(params![workspace, seq, word]).map_err(backend)?;
-        }
-        for (position, change) in body.changes.iter().enumerate() {
-            insert_change
-                .execute(params![
-                    workspace,
-                    seq,
-                    position,
-                    change.field,
-                    value_text(&change.from),
-                    value_text(&change.to)
-                ])
-                .map_err(backend)?;
-        }
-        answers.push(Appended {
-            id: event.id.clone(),
-            seq: u64::try_from(seq).unwrap_or_default(),
-            leaf_hash: leaf,
-            duplicate: false,
-        });
-        seq += 1;
     }
-    for (node, hash) in new_nodes {
+    let mut insert_record = connection
+        .prepare_cached(
+            "INSERT OR IGNORE INTO event_records (workspace, record_type, record_id, occurred_at, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .map_err(backend)?;
+    for record in &plan.records {
+        insert_record
+            .execute(params![workspace, record.record_type, record.record_id, record.occurred_at, record.seq])
+            .map_err(backend)?;
+    }
+    let mut insert_word = connection
+        .prepare_cached("INSERT INTO event_words (workspace, seq, word) VALUES (?1, ?2, ?3)")
+        .map_err(backend)?;
+    for word in &plan.words {
+        insert_word.execute(params![workspace, word.seq, word.word]).map_err(backend)?;
+    }
+    let mut insert_change = connection
+        .prepare_cached(
+            "INSERT INTO event_changes (workspace, seq, position, field, from_value, to_value)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .map_err(backend)?;
+    for change in &plan.changes {
+        insert_change
+            .execute(params![workspace, change.seq, change.position, change.field, change.from_value, change.to_value])
+            .map_err(backend)?;
+    }
+    let mut insert_node = connection
+        .prepare_cached("INSERT INTO tree_nodes (workspace, level, idx, hash) VALUES (?1, ?2, ?3, ?4)")
+        .map_err(backend)?;
+    for (node, hash) in &plan.nodes {
         insert_node
             .execute(params![workspace, node.level, i64::try_from(node.index).unwrap_or(i64::MAX), hash.as_slice()])
             .map_err(backend)?;
@@ -343,9 +277,9 @@ fn append_events(connection: &Connection, workspace: &str, events: &[NewEvent]) 
     connection
         .prepare_cached("UPDATE workspaces SET next_seq = ?2 WHERE id = ?1")
         .map_err(backend)?
-        .execute(params![workspace, seq])
+        .execute(params![workspace, plan.next_seq])
         .map_err(backend)?;
-    Ok(answers)
+    Ok(())
 }
 
 #[async_trait]
@@ -509,13 +443,13 @@ impl Storage for SqliteStorage {
     }
 
     async fn query(&self, workspace: &str, query: &EventQuery) -> Result<Vec<Event>, StorageError> {
-        let sql = query::page_query(workspace, query);
+        let sql = filter_sql::page_query(Dialect::Sqlite, workspace, query);
         let workspace = workspace.to_string();
         self.readers
             .read(move |connection| {
                 let mut statement = connection.prepare_cached(&sql.text).map_err(backend)?;
                 let rows = statement
-                    .query_map(params_from_iter(sql.parameters.iter()), |row| {
+                    .query_map(params_from_iter(sql.parameters.iter().map(sqlite_value)), |row| {
                         Ok((
                             row.get::<_, i64>(0)?,
                             row.get::<_, String>(1)?,
@@ -540,12 +474,12 @@ impl Storage for SqliteStorage {
         max_seq: u64,
         group_by: GroupBy,
     ) -> Result<Vec<(String, u64)>, StorageError> {
-        let sql = query::stats_query(workspace, filter, max_seq, group_by);
+        let sql = filter_sql::stats_query(Dialect::Sqlite, workspace, filter, max_seq, group_by);
         self.readers
             .read(move |connection| {
                 let mut statement = connection.prepare_cached(&sql.text).map_err(backend)?;
                 let rows = statement
-                    .query_map(params_from_iter(sql.parameters.iter()), |row| {
+                    .query_map(params_from_iter(sql.parameters.iter().map(sqlite_value)), |row| {
                         Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
                     })
                     .map_err(backend)?;

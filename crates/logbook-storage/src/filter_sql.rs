@@ -1,10 +1,73 @@
 //! Translation of an [`EventQuery`] into one SQL statement over the indexed
-//! columns. The meaning of each filter is [`logbook_core::EventFilter::matches`];
-//! the conformance suite checks this translation against it.
+//! columns, shared by every SQL backend: the schemas have the same tables and
+//! columns, and the few places where SQLite and PostgreSQL spell things
+//! differently go through a [`Dialect`]. The meaning of each filter is
+//! [`logbook_core::EventFilter::matches`]; the conformance suite checks this
+//! translation against it, for each backend.
 
 use logbook_core::search::phrase_pattern;
 use logbook_core::{ActionPattern, EventFilter, EventQuery, GroupBy, Order};
-use rusqlite::types::Value as SqlValue;
+
+/// A parameter of a statement, in a backend-neutral form that each backend
+/// converts to its driver's type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SqlValue {
+    /// A text parameter.
+    Text(String),
+    /// A 64-bit integer parameter.
+    Integer(i64),
+}
+
+/// The SQL spellings that differ between the backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    /// SQLite: `?N` placeholders, `IS`, `instr`, `strftime`.
+    Sqlite,
+    /// PostgreSQL: `$N` placeholders, `IS NOT DISTINCT FROM`, `strpos`, `to_char`.
+    Postgres,
+}
+
+impl Dialect {
+    /// The placeholder of the `number`th parameter (counting from 1).
+    fn placeholder(self, number: usize) -> String {
+        match self {
+            Dialect::Sqlite => format!("?{number}"),
+            Dialect::Postgres => format!("${number}"),
+        }
+    }
+
+    /// The operator that compares as `=` does but also matches a NULL column to
+    /// nothing, so that `NOT (...)` keeps rows where the column is NULL.
+    fn null_safe_equal(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "IS",
+            Dialect::Postgres => "IS NOT DISTINCT FROM",
+        }
+    }
+
+    /// A condition that `haystack` contains `needle` (both SQL expressions).
+    fn contains(self, haystack: &str, needle: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("instr({haystack}, {needle}) > 0"),
+            Dialect::Postgres => format!("strpos({haystack}, {needle}) > 0"),
+        }
+    }
+
+    /// The UTC day (`2026-01-31`) or hour (`2026-01-31T12:00Z`) of a column of
+    /// milliseconds since the epoch, as text.
+    fn time_bucket(self, milliseconds: &str, hour: bool) -> String {
+        match (self, hour) {
+            (Dialect::Sqlite, false) => format!("strftime('%Y-%m-%d', {milliseconds} / 1000, 'unixepoch')"),
+            (Dialect::Sqlite, true) => format!("strftime('%Y-%m-%dT%H:00Z', {milliseconds} / 1000, 'unixepoch')"),
+            (Dialect::Postgres, false) => format!(
+                "to_char(to_timestamp(({milliseconds} / 1000)::double precision) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+            ),
+            (Dialect::Postgres, true) => format!(
+                "to_char(to_timestamp(({milliseconds} / 1000)::double precision) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:00\"Z\"')"
+            ),
+        }
+    }
+}
 
 /// A statement and its parameters.
 pub(crate) struct Sql {
@@ -22,24 +85,31 @@ fn prefix_upper_bound(prefix: &str) -> String {
     upper
 }
 
-/// The `FROM` and `WHERE` of a filtered read, with its parameters, and the alias
+/// The `FROM` and `WHERE` of a filtered read, with its parameters and dialect, and the alias
 /// (`e` or `r`) whose `occurred_at` and `seq` order it.
 struct Selection {
+    dialect: Dialect,
     from: &'static str,
     ordering: &'static str,
     conditions: Vec<String>,
-    parameters: Vec<SqlValue>,
+    parameters: Parameters,
 }
 
-fn bind(parameters: &mut Vec<SqlValue>, value: SqlValue) -> String {
-    parameters.push(value);
-    format!("?{}", parameters.len())
+/// The parameters of a statement being built, and the dialect that names them.
+struct Parameters {
+    dialect: Dialect,
+    values: Vec<SqlValue>,
+}
+
+fn bind(parameters: &mut Parameters, value: SqlValue) -> String {
+    parameters.values.push(value);
+    parameters.dialect.placeholder(parameters.values.len())
 }
 
 /// Builds the page query: `SELECT seq, id, body, leaf_hash FROM …` in feed order.
-pub(crate) fn page_query(workspace: &str, query: &EventQuery) -> Sql {
-    let Selection { from, ordering, mut conditions, mut parameters } =
-        selection(workspace, &query.filter, query.max_seq);
+pub(crate) fn page_query(dialect: Dialect, workspace: &str, query: &EventQuery) -> Sql {
+    let Selection { from, ordering, mut conditions, mut parameters, .. } =
+        selection(dialect, workspace, &query.filter, query.max_seq);
     let (comparison, direction) = match query.order {
         Order::Desc => ("<", "DESC"),
         Order::Asc => (">", "ASC"),
@@ -56,27 +126,35 @@ pub(crate) fn page_query(workspace: &str, query: &EventQuery) -> Sql {
         "SELECT e.seq, e.id, e.body, e.leaf_hash FROM {from} WHERE {} ORDER BY {ordering}.occurred_at {direction}, {ordering}.seq {direction} LIMIT {limit}",
         conditions.join(" AND ")
     );
-    Sql { text, parameters }
+    Sql { text, parameters: parameters.values }
 }
 
 /// Builds the stats query: `SELECT group, COUNT(*) … GROUP BY 1`.
-pub(crate) fn stats_query(workspace: &str, filter: &EventFilter, max_seq: u64, group_by: GroupBy) -> Sql {
-    let Selection { from, ordering, conditions, parameters } = selection(workspace, filter, Some(max_seq));
+pub(crate) fn stats_query(
+    dialect: Dialect,
+    workspace: &str,
+    filter: &EventFilter,
+    max_seq: u64,
+    group_by: GroupBy,
+) -> Sql {
+    let Selection { dialect, from, ordering, conditions, parameters } =
+        selection(dialect, workspace, filter, Some(max_seq));
     let group = match group_by {
         GroupBy::Action => "e.action".to_string(),
         GroupBy::Actor => "e.actor_id".to_string(),
         GroupBy::TargetType => "e.target_type".to_string(),
-        GroupBy::Day => format!("strftime('%Y-%m-%d', {ordering}.occurred_at / 1000, 'unixepoch')"),
-        GroupBy::Hour => format!("strftime('%Y-%m-%dT%H:00Z', {ordering}.occurred_at / 1000, 'unixepoch')"),
+        GroupBy::Day => dialect.time_bucket(&format!("{ordering}.occurred_at"), false),
+        GroupBy::Hour => dialect.time_bucket(&format!("{ordering}.occurred_at"), true),
     };
     let text = format!("SELECT {group}, COUNT(*) FROM {from} WHERE {} GROUP BY 1", conditions.join(" AND "));
-    Sql { text, parameters }
+    Sql { text, parameters: parameters.values }
 }
 
 /// The selection of a filter, bounded by `max_seq`.
-fn selection(workspace: &str, filter: &EventFilter, max_seq: Option<u64>) -> Selection {
-    let mut parameters: Vec<SqlValue> = vec![SqlValue::Text(workspace.to_string())];
-    let mut conditions: Vec<String> = vec!["e.workspace = ?1".to_string()];
+fn selection(dialect: Dialect, workspace: &str, filter: &EventFilter, max_seq: Option<u64>) -> Selection {
+    let mut parameters = Parameters { dialect, values: Vec::new() };
+    let workspace = bind(&mut parameters, SqlValue::Text(workspace.to_string()));
+    let mut conditions: Vec<String> = vec![format!("e.workspace = {workspace}")];
 
     // A record filter drives the query from the record index, whose rows carry
     // the ordering columns; otherwise the events table drives it.
@@ -84,8 +162,9 @@ fn selection(workspace: &str, filter: &EventFilter, max_seq: Option<u64>) -> Sel
         Some(record) => {
             let record_type = bind(&mut parameters, SqlValue::Text(record.record_type.clone()));
             let record_id = bind(&mut parameters, SqlValue::Text(record.id.clone()));
-            conditions
-                .push(format!("r.workspace = ?1 AND r.record_type = {record_type} AND r.record_id = {record_id}"));
+            conditions.push(format!(
+                "r.workspace = {workspace} AND r.record_type = {record_type} AND r.record_id = {record_id}"
+            ));
             ("event_records r JOIN events e ON e.workspace = r.workspace AND e.seq = r.seq", "r")
         }
         None => ("events e", "e"),
@@ -95,14 +174,14 @@ fn selection(workspace: &str, filter: &EventFilter, max_seq: Option<u64>) -> Sel
         let max_seq = bind(&mut parameters, SqlValue::Integer(i64::try_from(max_seq).unwrap_or(i64::MAX)));
         conditions.push(format!("{ordering}.seq <= {max_seq}"));
     }
-    Selection { from, ordering, conditions, parameters }
+    Selection { dialect, from, ordering, conditions, parameters }
 }
 
 /// The conditions on `e` (and `ordering`, the alias whose `occurred_at` the
 /// query reads) that together mean `filter`. A record condition is left to the
 /// caller when `ordering` is `r` (the record index drives the query); otherwise
 /// it is an `EXISTS` over the record index.
-fn filter_conditions(filter: &EventFilter, ordering: &str, parameters: &mut Vec<SqlValue>) -> Vec<String> {
+fn filter_conditions(filter: &EventFilter, ordering: &str, parameters: &mut Parameters) -> Vec<String> {
     let mut conditions = Vec::new();
     if let (Some(record), "e") = (&filter.record, ordering) {
         let record_type = bind(parameters, SqlValue::Text(record.record_type.clone()));
@@ -138,9 +217,10 @@ fn filter_conditions(filter: &EventFilter, ordering: &str, parameters: &mut Vec<
     }
     // `IS` compares as `=` does, but also where the column is NULL (`ip`), so
     // that an excluded condition (`NOT (...)`) keeps events without an IP.
-    let mut equal = |column: &str, value: Option<String>, parameters: &mut Vec<SqlValue>| {
+    let mut equal = |column: &str, value: Option<String>, parameters: &mut Parameters| {
         if let Some(value) = value {
-            conditions.push(format!("{column} IS {}", bind(parameters, SqlValue::Text(value))));
+            let operator = parameters.dialect.null_safe_equal();
+            conditions.push(format!("{column} {operator} {}", bind(parameters, SqlValue::Text(value))));
         }
     };
     equal("e.actor_id", filter.actor_id.clone(), parameters);
@@ -184,7 +264,7 @@ fn filter_conditions(filter: &EventFilter, ordering: &str, parameters: &mut Vec<
             ));
         }
         let pattern = bind(parameters, SqlValue::Text(phrase_pattern(phrase)));
-        conditions.push(format!("instr(e.search_text, {pattern}) > 0"));
+        conditions.push(parameters.dialect.contains("e.search_text", &pattern));
     }
     if let Some(since) = filter.since {
         let since = bind(parameters, SqlValue::Integer(since.as_millis()));
@@ -205,7 +285,7 @@ fn filter_conditions(filter: &EventFilter, ordering: &str, parameters: &mut Vec<
 
 /// Conditions joined by `AND`; none is true.
 fn conjunction(conditions: Vec<String>) -> String {
-    if conditions.is_empty() { "1".to_string() } else { conditions.join(" AND ") }
+    if conditions.is_empty() { "TRUE".to_string() } else { conditions.join(" AND ") }
 }
 
 #[cfg(test)]
@@ -216,5 +296,18 @@ mod tests {
     fn prefix_bounds() {
         assert_eq!(prefix_upper_bound("ticket."), "ticket/");
         assert_eq!(prefix_upper_bound("a"), "b");
+    }
+
+    /// The same filter reads the same in both dialects but for their spellings.
+    #[test]
+    fn dialects_differ_only_in_spelling() {
+        let filter =
+            EventFilter { ip: Some("10.0.0.1".into()), phrases: vec![vec!["ana".into()]], ..Default::default() };
+        let sqlite = stats_query(Dialect::Sqlite, "acme", &filter, 9, GroupBy::Day);
+        let postgres = stats_query(Dialect::Postgres, "acme", &filter, 9, GroupBy::Day);
+        assert_eq!(sqlite.parameters, postgres.parameters);
+        assert!(sqlite.text.contains("e.ip IS ?2") && sqlite.text.contains("instr(e.search_text, ?4) > 0"));
+        assert!(postgres.text.contains("e.ip IS NOT DISTINCT FROM $2"), "{}", postgres.text);
+        assert!(postgres.text.contains("strpos(e.search_text, $4) > 0") && postgres.text.contains("to_char("));
     }
 }
