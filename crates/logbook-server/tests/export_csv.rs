@@ -5,7 +5,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{TestApp, event};
+use common::{Backend, TestApp, event};
 use logbook_core::Role;
 use serde_json::json;
 
@@ -37,9 +37,8 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
     rows
 }
 
-#[tokio::test]
-async fn csv_exports_are_safe_for_spreadsheets() {
-    let app = TestApp::new(&["acme"]).await;
+async fn csv_exports_are_safe_for_spreadsheets(backend: Backend) {
+    let app = TestApp::on(backend, &["acme"]).await;
     let mut nasty = event("ticket.status_changed", "ticket", "T-1");
     nasty["actor"]["name"] = json!("=HYPERLINK(\"http://evil.example\",\"click\")");
     nasty["target"]["name"] = json!("Refund, \"urgent\"\nsecond line");
@@ -107,4 +106,8 @@ async fn csv_exports_are_safe_for_spreadsheets() {
     );
     assert_eq!(exports[0]["metadata"]["filter"], "format=csv&action=queue.*");
     assert_eq!(exports[1]["metadata"]["rows"], 3);
+}
+
+on_both_backends! {
+    csv_exports_are_safe_for_spreadsheets,
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use axum::http::{Method, StatusCode};
-use common::{TestApp, event};
+use common::{Backend, TestApp, event};
 use logbook_core::Role;
 use logbook_workload::{Workload, WorkloadConfig};
 use rand::rngs::SmallRng;
@@ -213,8 +213,8 @@ fn encode(value: &str) -> String {
         .collect()
 }
 
-async fn loaded_app() -> (TestApp, Vec<Value>) {
-    let app = TestApp::new(&["acme", "beta"]).await;
+async fn loaded_app(backend: Backend) -> (TestApp, Vec<Value>) {
+    let app = TestApp::on(backend, &["acme", "beta"]).await;
     let now = logbook_server::auth::now();
     let mut config = WorkloadConfig::new(11, now.plus_millis(-20 * 86_400_000), now.plus_millis(-1000));
     config.people = 6;
@@ -327,9 +327,8 @@ fn random_params(rng: &mut SmallRng, sample: &[Value]) -> Vec<(&'static str, Str
     params
 }
 
-#[tokio::test]
-async fn random_filters_and_pages_match_a_naive_evaluation() {
-    let (app, everything) = loaded_app().await;
+async fn random_filters_and_pages_match_a_naive_evaluation(backend: Backend) {
+    let (app, everything) = loaded_app(backend).await;
     let admin = app.key("acme", Role::Admin).to_string();
     let mut rng = SmallRng::seed_from_u64(5);
     // Rounds whose query made a difference, and still matched something: the
@@ -383,9 +382,8 @@ async fn random_filters_and_pages_match_a_naive_evaluation() {
     assert!(telling_queries >= 30, "only {telling_queries} rounds had a query that narrowed a non-empty answer");
 }
 
-#[tokio::test]
-async fn every_single_filter_matches_something_and_is_exact() {
-    let (app, everything) = loaded_app().await;
+async fn every_single_filter_matches_something_and_is_exact(backend: Backend) {
+    let (app, everything) = loaded_app(backend).await;
     let admin = app.key("acme", Role::Admin).to_string();
     let sample = everything
         .iter()
@@ -430,9 +428,8 @@ async fn every_single_filter_matches_something_and_is_exact() {
     }
 }
 
-#[tokio::test]
-async fn cursors_are_stable_and_tamper_proof() {
-    let (app, everything) = loaded_app().await;
+async fn cursors_are_stable_and_tamper_proof(backend: Backend) {
+    let (app, everything) = loaded_app(backend).await;
     let admin = app.key("acme", Role::Admin).to_string();
     let first = app.call(Method::GET, "/v1/workspaces/acme/events?limit=100", Some(&admin), None).await;
     let cursor = first.body["next_cursor"].as_str().unwrap().to_string();
@@ -474,9 +471,8 @@ async fn cursors_are_stable_and_tamper_proof() {
     }
 }
 
-#[tokio::test]
-async fn bad_parameters_are_named() {
-    let (app, _) = loaded_app().await;
+async fn bad_parameters_are_named(backend: Backend) {
+    let (app, _) = loaded_app(backend).await;
     let admin = app.key("acme", Role::Admin).to_string();
     for (query, mentions) in [
         ("limit=0", "limit"),
@@ -506,9 +502,8 @@ async fn bad_parameters_are_named() {
     assert_eq!(dated.status, StatusCode::OK);
 }
 
-#[tokio::test]
-async fn malformed_queries_name_the_position() {
-    let (app, _) = loaded_app().await;
+async fn malformed_queries_name_the_position(backend: Backend) {
+    let (app, _) = loaded_app(backend).await;
     let admin = app.key("acme", Role::Admin).to_string();
     for (query, position, mentions) in [
         ("actor:a colour:red", 9, "unknown key `colour`"),
@@ -537,9 +532,8 @@ async fn malformed_queries_name_the_position() {
     }
 }
 
-#[tokio::test]
-async fn a_query_cannot_widen_what_a_caller_sees() {
-    let (app, everything) = loaded_app().await;
+async fn a_query_cannot_widen_what_a_caller_sees(backend: Backend) {
+    let (app, everything) = loaded_app(backend).await;
     let supervisor = app.key("acme", Role::Supervisor).to_string();
     let audit = everything.iter().filter(|event| event["category"] == "audit").count();
     assert!(audit > 0);
@@ -561,9 +555,8 @@ async fn a_query_cannot_widen_what_a_caller_sees() {
     assert!(app.all_pages(&path, &token).await.is_empty(), "a record-scoped token sees its record only");
 }
 
-#[tokio::test]
-async fn roles_see_only_their_categories() {
-    let (app, everything) = loaded_app().await;
+async fn roles_see_only_their_categories(backend: Backend) {
+    let (app, everything) = loaded_app(backend).await;
     let count = |category: &str| everything.iter().filter(|event| event["category"] == category).count();
     for (role, expected) in [
         (Role::Supervisor, count("activity")),
@@ -612,9 +605,8 @@ async fn roles_see_only_their_categories() {
     assert!(audit_only.is_empty(), "asking for a hidden category returns nothing");
 }
 
-#[tokio::test]
-async fn stats_count_what_the_feed_would_return() {
-    let (app, everything) = loaded_app().await;
+async fn stats_count_what_the_feed_would_return(backend: Backend) {
+    let (app, everything) = loaded_app(backend).await;
     let admin = app.key("acme", Role::Admin).to_string();
     let supervisor = app.key("acme", Role::Supervisor).to_string();
     let mut rng = SmallRng::seed_from_u64(17);
@@ -666,4 +658,15 @@ async fn stats_count_what_the_feed_would_return() {
         let answer = app.call(Method::GET, &format!("/v1/workspaces/acme/stats?{query}"), Some(&admin), None).await;
         assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{query}");
     }
+}
+
+on_both_backends! {
+    random_filters_and_pages_match_a_naive_evaluation,
+    every_single_filter_matches_something_and_is_exact,
+    cursors_are_stable_and_tamper_proof,
+    bad_parameters_are_named,
+    malformed_queries_name_the_position,
+    a_query_cannot_widen_what_a_caller_sees,
+    roles_see_only_their_categories,
+    stats_count_what_the_feed_would_return,
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use axum::http::{Method, StatusCode};
-use common::{TestApp, event};
+use common::{Backend, TestApp, event};
 use logbook_core::Role;
 use serde_json::{Value, json};
 
@@ -75,9 +75,8 @@ async fn check(app: &TestApp, case: Case) {
     }
 }
 
-#[tokio::test]
-async fn every_validation_rule() {
-    let app = TestApp::new(&["acme"]).await;
+async fn every_validation_rule(backend: Backend) {
+    let app = TestApp::on(backend, &["acme"]).await;
     let long = "x".repeat(1025);
     let deep = json!({"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}});
     let many_keys: serde_json::Map<String, Value> = (0..51).map(|key| (format!("k{key}"), json!(key))).collect();
@@ -280,9 +279,8 @@ async fn every_validation_rule() {
     }
 }
 
-#[tokio::test]
-async fn answers_in_order_and_stores_exactly_what_was_sent() {
-    let app = TestApp::new(&["acme"]).await;
+async fn answers_in_order_and_stores_exactly_what_was_sent(backend: Backend) {
+    let app = TestApp::on(backend, &["acme"]).await;
     let mut first = event("queue.renamed", "queue", "Q-1");
     first["changes"] = json!([{"field": "name", "from": "Billing", "to": {"en": "Payments", "n": [1, 2.5, null]}}]);
     first["related"] = json!([{"type": "team", "id": "TEAM-9"}]);
@@ -309,9 +307,8 @@ async fn answers_in_order_and_stores_exactly_what_was_sent() {
     );
 }
 
-#[tokio::test]
-async fn idempotency_keys_store_once() {
-    let app = TestApp::new(&["acme"]).await;
+async fn idempotency_keys_store_once(backend: Backend) {
+    let app = TestApp::on(backend, &["acme"]).await;
     let mut keyed = valid();
     keyed["idempotency_key"] = json!("order-42-status");
     let first = app.ingest("acme", vec![keyed.clone(), valid()]).await;
@@ -325,9 +322,8 @@ async fn idempotency_keys_store_once() {
     assert_eq!(app.event_count("acme").await, 3);
 }
 
-#[tokio::test]
-async fn only_publishers_and_the_operator_ingest() {
-    let app = TestApp::new(&["acme", "beta"]).await;
+async fn only_publishers_and_the_operator_ingest(backend: Backend) {
+    let app = TestApp::on(backend, &["acme", "beta"]).await;
     let path = "/v1/workspaces/acme/events";
     for role in Role::ALL {
         let answer = app.call(Method::POST, path, Some(app.key("acme", role)), Some(valid())).await;
@@ -355,9 +351,8 @@ async fn only_publishers_and_the_operator_ingest() {
     assert_eq!((unknown.status, unknown.code()), (StatusCode::NOT_FOUND, Some("not_found")));
 }
 
-#[tokio::test]
-async fn open_catalogs_take_unknown_actions_and_workspace_actions_apply() {
-    let app = TestApp::new(&["acme"]).await;
+async fn open_catalogs_take_unknown_actions_and_workspace_actions_apply(backend: Backend) {
+    let app = TestApp::on(backend, &["acme"]).await;
     let admin = app.key("acme", Role::Admin);
     let custom = json!({"mode": "strict", "actions": [{
         "action": "invoice.paid", "category": "activity", "target_type": "invoice", "label": "Invoice paid",
@@ -384,9 +379,8 @@ async fn open_catalogs_take_unknown_actions_and_workspace_actions_apply() {
     assert_eq!(stored.body["category"], "activity");
 }
 
-#[tokio::test]
-async fn a_full_backlog_answers_429_and_stores_nothing() {
-    let app = TestApp::new(&["acme"]).await;
+async fn a_full_backlog_answers_429_and_stores_nothing(backend: Backend) {
+    let app = TestApp::on(backend, &["acme"]).await;
     let publisher = app.key("acme", Role::Publisher).to_string();
     let path = "/v1/workspaces/acme/events";
     let one = || json!({"action": "ticket.created", "actor": {"id": "U-1"}, "target": {"type": "ticket", "id": "T-1"}});
@@ -406,4 +400,13 @@ async fn a_full_backlog_answers_429_and_stores_nothing() {
     let retried = app.call(Method::POST, path, Some(&publisher), Some(batch)).await;
     assert_eq!(retried.status, StatusCode::CREATED, "the retry succeeds once the backlog drains");
     assert_eq!(app.state.ingest_backlog().available_permits(), backlog, "every place is given back");
+}
+
+on_both_backends! {
+    every_validation_rule,
+    answers_in_order_and_stores_exactly_what_was_sent,
+    idempotency_keys_store_once,
+    only_publishers_and_the_operator_ingest,
+    open_catalogs_take_unknown_actions_and_workspace_actions_apply,
+    a_full_backlog_answers_429_and_stores_nothing,
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{LOG_NAME, TestApp, event};
+use common::{Backend, LOG_NAME, TestApp, event};
 use logbook_core::Role;
 use logbook_core::export::verify_export;
 use logbook_core::integrity::decode_hash;
@@ -14,8 +14,8 @@ use logbook_tlog::proof::{verify_consistency, verify_inclusion};
 use logbook_tlog::tlog_proof::TlogProof;
 use serde_json::Value;
 
-async fn app_with_events() -> (TestApp, Vec<Value>) {
-    let app = TestApp::new(&["acme", "beta"]).await;
+async fn app_with_events(backend: Backend) -> (TestApp, Vec<Value>) {
+    let app = TestApp::on(backend, &["acme", "beta"]).await;
     let mut answers = Vec::new();
     for round in 0..5 {
         let batch = (0..20)
@@ -48,9 +48,8 @@ async fn checkpoint(app: &TestApp, token: &str, query: &str) -> (String, Checkpo
     (text, opened)
 }
 
-#[tokio::test]
-async fn checkpoints_and_proofs_verify_with_the_published_key() {
-    let (app, answers) = app_with_events().await;
+async fn checkpoints_and_proofs_verify_with_the_published_key(backend: Backend) {
+    let (app, answers) = app_with_events(backend).await;
     let auditor = app.key("acme", Role::Auditor).to_string();
     let (_, latest) = checkpoint(&app, &auditor, "").await;
     assert_eq!(latest.size, 100);
@@ -121,9 +120,8 @@ async fn checkpoints_and_proofs_verify_with_the_published_key() {
     assert_eq!(too_small.status, StatusCode::BAD_REQUEST);
 }
 
-#[tokio::test]
-async fn readers_prove_only_what_they_may_see() {
-    let (app, answers) = app_with_events().await;
+async fn readers_prove_only_what_they_may_see(backend: Backend) {
+    let (app, answers) = app_with_events(backend).await;
     let login = answers[0]["id"].as_str().unwrap();
     let supervisor = app.key("acme", Role::Supervisor);
     let hidden = app
@@ -142,9 +140,8 @@ async fn readers_prove_only_what_they_may_see() {
     assert_eq!(app.text("/v1/workspaces/acme/verify", supervisor, None).await.0, StatusCode::FORBIDDEN);
 }
 
-#[tokio::test]
-async fn the_server_verifies_an_intact_log() {
-    let (app, _) = app_with_events().await;
+async fn the_server_verifies_an_intact_log(backend: Backend) {
+    let (app, _) = app_with_events(backend).await;
     let (status, text) = app.text("/v1/workspaces/acme/verify", app.key("acme", Role::Admin), None).await;
     assert_eq!(status, StatusCode::OK);
     let verdict: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
@@ -153,9 +150,8 @@ async fn the_server_verifies_an_intact_log() {
     assert!(empty.contains("\"ok\":true"), "{empty}");
 }
 
-#[tokio::test]
-async fn long_verifications_report_progress() {
-    let app = TestApp::new(&["acme"]).await;
+async fn long_verifications_report_progress(backend: Backend) {
+    let app = TestApp::on(backend, &["acme"]).await;
     for round in 0..6 {
         app.ingest("acme", (0..1000).map(|n| event("ticket.created", "ticket", &format!("T-{round}-{n}"))).collect())
             .await;
@@ -179,9 +175,8 @@ async fn export(app: &TestApp, token: &str, query: &str) -> (String, Checkpoint)
     (text, checkpoint)
 }
 
-#[tokio::test]
-async fn exports_verify_offline_whole_or_filtered() {
-    let (app, _) = app_with_events().await;
+async fn exports_verify_offline_whole_or_filtered(backend: Backend) {
+    let (app, _) = app_with_events(backend).await;
     let auditor = app.key("acme", Role::Auditor).to_string();
     let (full, at_100) = export(&app, &auditor, "").await;
     let report = verify_export(full.lines(), &at_100).expect("the full export verifies");
@@ -229,4 +224,12 @@ async fn exports_verify_offline_whole_or_filtered() {
         let (status, _) = app.text(&format!("/v1/workspaces/acme/export?{query}"), &auditor, None).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
     }
+}
+
+on_both_backends! {
+    checkpoints_and_proofs_verify_with_the_published_key,
+    readers_prove_only_what_they_may_see,
+    the_server_verifies_an_intact_log,
+    long_verifications_report_progress,
+    exports_verify_offline_whole_or_filtered,
 }

@@ -44,9 +44,23 @@ pub struct ServeArgs {
     /// The address to listen on (port 0 picks a free port).
     #[arg(long, env = "LOGBOOK_LISTEN", default_value = "127.0.0.1:7300")]
     pub listen: SocketAddr,
-    /// The data directory of the embedded storage.
+    /// The data directory of the embedded storage (and, with either backend, of
+    /// the generated operator token and log key unless set elsewhere).
     #[arg(long, env = "LOGBOOK_DATA_DIR", default_value = "./logbook-data")]
     pub data_dir: PathBuf,
+    /// A PostgreSQL database to use instead of the embedded storage:
+    /// `postgres://user:password@host:5432/logbook?sslmode=verify-full`. Several
+    /// Logbook processes may share it.
+    #[arg(long, env = "LOGBOOK_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// A PEM file of the certificate authorities that sign the PostgreSQL
+    /// server's certificate (TLS with `sslmode=require`, `verify-ca` or
+    /// `verify-full`); the system's by default.
+    #[arg(long, env = "LOGBOOK_DATABASE_CA_FILE")]
+    pub database_ca_file: Option<PathBuf>,
+    /// The most PostgreSQL connections this process opens.
+    #[arg(long, env = "LOGBOOK_DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
+    pub database_max_connections: usize,
     /// Create (once) and fill a `demo` workspace, and print a key for each role.
     #[arg(long)]
     pub demo: bool,

@@ -7,15 +7,37 @@ use anyhow::Context;
 use logbook_core::Limits;
 use logbook_server::{AppState, ServerConfig};
 use logbook_storage::Storage;
+use logbook_storage::postgres::{ConnectOptions, PostgresStorage, redact_url};
 use logbook_storage::sqlite::SqliteStorage;
 
 use crate::{ServeArgs, demo, secrets};
 
+/// Opens the storage the arguments choose: PostgreSQL when a database URL is
+/// given, the embedded storage in the data directory otherwise. Says where, for
+/// the startup message (never with the database password).
+async fn open_storage(args: &ServeArgs) -> anyhow::Result<(Arc<dyn Storage>, String)> {
+    match &args.database_url {
+        Some(url) => {
+            let options = ConnectOptions {
+                url: url.clone(),
+                ca_file: args.database_ca_file.clone(),
+                max_connections: args.database_max_connections,
+            };
+            let storage = PostgresStorage::open(&options)
+                .await
+                .with_context(|| format!("opening the PostgreSQL database {}", redact_url(url)))?;
+            Ok((Arc::new(storage), format!("PostgreSQL at {}", redact_url(url))))
+        }
+        None => {
+            let storage = SqliteStorage::open(&args.data_dir)
+                .with_context(|| format!("opening the data directory {}", args.data_dir.display()))?;
+            Ok((Arc::new(storage), format!("embedded, in {}", args.data_dir.display())))
+        }
+    }
+}
+
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let storage: Arc<dyn Storage> = Arc::new(
-        SqliteStorage::open(&args.data_dir)
-            .with_context(|| format!("opening the data directory {}", args.data_dir.display()))?,
-    );
+    let (storage, location) = open_storage(&args).await?;
     let (token, generated) = secrets::operator_token(&args.data_dir)?;
     let log_key_file = args.log_key_file.clone().unwrap_or_else(|| args.data_dir.join(secrets::LOG_KEY_FILE));
     let log_key_seed = secrets::log_key_seed(&log_key_file)?;
@@ -33,7 +55,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState::new(storage, config).await?;
 
     println!("Logbook listening on http://{address}");
-    println!("  data directory: {}", args.data_dir.display());
+    println!("  storage: {location}");
     if generated {
         println!(
             "  operator token (saved in {}, shown only now): {token}",

@@ -1,5 +1,7 @@
-//! A Logbook router over a fresh embedded store, driven in-process through the
-//! real router, with a key for every role in the workspaces it is asked for.
+//! A Logbook router over a fresh store of either backend (a temporary SQLite
+//! data directory, or a throwaway PostgreSQL database), driven in-process
+//! through the real router, with a key for every role in the workspaces it is
+//! asked for. [`on_both_backends!`] runs a file's tests against both backends.
 
 #![allow(dead_code)]
 
@@ -15,6 +17,8 @@ use axum::http::{Method, Request, StatusCode};
 use logbook_core::{Limits, Role};
 use logbook_server::auth::{hash_secret, new_key_token};
 use logbook_server::{AppState, ServerConfig};
+use logbook_storage::postgres::test_database::{self, TestDatabase};
+use logbook_storage::postgres::{ConnectOptions, PostgresStorage};
 use logbook_storage::sqlite::SqliteStorage;
 use logbook_storage::{NewApiKey, Storage};
 use serde_json::{Value, json};
@@ -25,6 +29,58 @@ pub const LOG_NAME: &str = "logbook.test";
 /// The peer address every test request comes from.
 pub const PEER: ([u8; 4], u16) = ([192, 0, 2, 77], 40_000);
 
+/// The storage backend a [`TestApp`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded backend, in a temporary data directory.
+    Sqlite,
+    /// The PostgreSQL backend, in a fresh database on the test server.
+    Postgres,
+}
+
+impl Backend {
+    /// Whether tests can run on this backend: PostgreSQL needs its test server
+    /// (when it cannot be reached, this fails in CI and warns loudly otherwise).
+    pub async fn available(self) -> bool {
+        match self {
+            Backend::Sqlite => true,
+            Backend::Postgres => test_database::server_reachable().await,
+        }
+    }
+}
+
+/// Runs the named test functions, each `async fn(Backend)`, once per backend:
+/// `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test($crate::common::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    if $crate::common::Backend::Postgres.available().await {
+                        super::$test($crate::common::Backend::Postgres).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// Where a test app's data lives; removed when the app is dropped.
+enum Place {
+    Directory(tempfile::TempDir),
+    Database(TestDatabase),
+}
+
 pub struct TestApp {
     pub router: Router,
     /// The router's state, for tests that reach behind the API (backpressure).
@@ -32,7 +88,8 @@ pub struct TestApp {
     pub storage: Arc<dyn Storage>,
     /// `keys[workspace][role]` is a token with exactly that role.
     pub keys: HashMap<String, HashMap<Role, String>>,
-    _directory: tempfile::TempDir,
+    /// Dropped last, after the storage that uses it.
+    _place: Place,
 }
 
 /// An answer: status and JSON body (`Value::Null` when empty or not JSON).
@@ -51,10 +108,27 @@ impl Answer {
 }
 
 impl TestApp {
-    /// A server with the given workspaces, each with a key per role.
+    /// A server on the embedded backend with the given workspaces, each with a
+    /// key per role.
     pub async fn new(workspaces: &[&str]) -> TestApp {
-        let directory = tempfile::tempdir().expect("a temporary directory");
-        let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(directory.path()).expect("storage opens"));
+        TestApp::on(Backend::Sqlite, workspaces).await
+    }
+
+    /// A server on `backend` with the given workspaces, each with a key per role.
+    pub async fn on(backend: Backend, workspaces: &[&str]) -> TestApp {
+        let (storage, place): (Arc<dyn Storage>, Place) = match backend {
+            Backend::Sqlite => {
+                let directory = tempfile::tempdir().expect("a temporary directory");
+                let storage = SqliteStorage::open(directory.path()).expect("storage opens");
+                (Arc::new(storage), Place::Directory(directory))
+            }
+            Backend::Postgres => {
+                let database = TestDatabase::create().await.expect("the test PostgreSQL server answers");
+                let storage =
+                    PostgresStorage::open(&ConnectOptions::new(database.url.clone())).await.expect("PostgreSQL opens");
+                (Arc::new(storage), Place::Database(database))
+            }
+        };
         let config = ServerConfig {
             operator_token: OPERATOR.into(),
             limits: Limits::default(),
@@ -65,7 +139,7 @@ impl TestApp {
         let state = AppState::new(storage.clone(), config).await.expect("state");
         // Requests seem to come from PEER, as they would through a real socket.
         let router = logbook_server::router(state.clone()).layer(MockConnectInfo(SocketAddr::from(PEER)));
-        let mut app = TestApp { router, state, storage, keys: HashMap::new(), _directory: directory };
+        let mut app = TestApp { router, state, storage, keys: HashMap::new(), _place: place };
         for workspace in workspaces {
             let created =
                 app.call(Method::POST, "/v1/workspaces", Some(OPERATOR), Some(json!({"id": workspace}))).await;

@@ -51,6 +51,34 @@ async fn execute_on_server(server_url: &str, statement: &str) -> Result<(), toki
     result
 }
 
+/// Whether the test server answers. When it does not: panics if `CI` is set,
+/// otherwise prints a loud warning and answers `false` (the caller skips).
+///
+/// # Panics
+/// When the server cannot be reached and `CI` is set.
+pub async fn server_reachable() -> bool {
+    let server_url = test_server_url();
+    match execute_on_server(&server_url, "SELECT 1").await {
+        Ok(()) => true,
+        Err(error) => {
+            unreachable_server(&server_url, &error);
+            false
+        }
+    }
+}
+
+/// Fails (in CI) or warns loudly about a test server that cannot be reached.
+fn unreachable_server(server_url: &str, error: &tokio_postgres::Error) {
+    let message = format!(
+        "the test PostgreSQL at {} cannot be reached ({error}); start it or set {TEST_DATABASE_URL_VARIABLE}",
+        super::redact_url(server_url)
+    );
+    if std::env::var_os("CI").is_some() {
+        panic!("{message} (CI is set, so PostgreSQL tests must run)");
+    }
+    eprintln!("\n!!!! WARNING: SKIPPING a PostgreSQL test: {message} !!!!\n");
+}
+
 impl TestDatabase {
     /// Creates a fresh database on the test server; `None` when the server cannot
     /// be reached and `CI` is not set (after printing why).
@@ -67,15 +95,7 @@ impl TestDatabase {
         match execute_on_server(&server_url, &format!("CREATE DATABASE {name}")).await {
             Ok(()) => Some(TestDatabase { url: with_database(&server_url, &name), name, server_url }),
             Err(error) if error.as_db_error().is_none() => {
-                let message = format!(
-                    "the test PostgreSQL at {} cannot be reached ({error}); set {TEST_DATABASE_URL_VARIABLE} or \
-                     start it",
-                    super::redact_url(&server_url)
-                );
-                if std::env::var_os("CI").is_some() {
-                    panic!("{message}");
-                }
-                eprintln!("\n!!!! WARNING: SKIPPING a PostgreSQL test: {message} !!!!\n");
+                unreachable_server(&server_url, &error);
                 None
             }
             Err(error) => panic!("cannot create the test database {name}: {error}"),

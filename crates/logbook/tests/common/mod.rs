@@ -58,6 +58,15 @@ impl Server {
         (Server { child, base: base.expect("the server prints its address") }, printed)
     }
 
+    /// Starts `logbook serve` on a PostgreSQL database, with its own data
+    /// directory (which stays empty) and the given log key file, which every
+    /// process of one deployment must share.
+    pub fn start_on_database(data_dir: &Path, database_url: &str, log_key_file: &Path) -> Server {
+        let log_key_file = log_key_file.to_str().expect("a UTF-8 path");
+        let arguments = ["serve", "--database-url", database_url, "--log-key-file", log_key_file];
+        Server::start_with(data_dir, &arguments, Some(OPERATOR)).0
+    }
+
     /// Kills the server with SIGKILL and reaps it.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
