@@ -590,6 +590,18 @@ async fn phrases_and_exclusions_are_exact(backend: &dyn Backend) {
     check(&*storage, EventFilter { all_of: vec![nested], ..ip("10.0.0.1") }, &[1]).await;
 }
 
+/// Says whether the PostgreSQL tests run or are skipped; its output is shown at
+/// the end of every nextest run (`.config/nextest.toml`).
+#[tokio::test]
+async fn postgres_test_server() {
+    let url = logbook_storage::postgres::redact_url(&logbook_storage::postgres::test_database::test_server_url());
+    if logbook_storage::postgres::test_database::server_reachable().await {
+        println!("The PostgreSQL tests run against {url}.");
+    } else {
+        println!("!!!! WARNING: every PostgreSQL test was SKIPPED: {url} cannot be reached !!!!");
+    }
+}
+
 /// One module of tests per backend; `$make` gives `Some(backend)`, or `None` to
 /// skip (a PostgreSQL server that cannot be reached outside CI).
 macro_rules! backends {
