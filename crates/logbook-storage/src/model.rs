@@ -63,6 +63,22 @@ pub struct ApiKey {
     pub revoked_at: Option<Timestamp>,
 }
 
+impl ApiKey {
+    /// A key as stored just now: never used, not revoked.
+    pub fn new_unused(key: NewApiKey) -> ApiKey {
+        ApiKey {
+            id: key.id,
+            workspace: key.workspace,
+            name: key.name,
+            roles: key.roles,
+            secret_hash: key.secret_hash,
+            created_at: key.created_at,
+            last_used_at: None,
+            revoked_at: None,
+        }
+    }
+}
+
 /// A validated event with the id Logbook gave it, ready to append.
 #[derive(Debug, Clone)]
 pub struct NewEvent {

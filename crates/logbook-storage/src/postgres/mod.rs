@@ -208,16 +208,7 @@ impl Storage for PostgresStorage {
                 Some(&SqlState::UNIQUE_VIOLATION) => StorageError::Conflict(format!("key {} already exists", key.id)),
                 _ => backend(error),
             })?;
-        Ok(ApiKey {
-            id: key.id,
-            workspace: key.workspace,
-            name: key.name,
-            roles: key.roles,
-            secret_hash: key.secret_hash,
-            created_at: key.created_at,
-            last_used_at: None,
-            revoked_at: None,
-        })
+        Ok(ApiKey::new_unused(key))
     }
 
     async fn list_api_keys(&self, workspace: &str) -> Result<Vec<ApiKey>, StorageError> {

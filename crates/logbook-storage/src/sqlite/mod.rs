@@ -357,16 +357,7 @@ impl Storage for SqliteStorage {
                         }
                         other => backend(other),
                     })?;
-                Ok(ApiKey {
-                    id: key.id,
-                    workspace: key.workspace,
-                    name: key.name,
-                    roles: key.roles,
-                    secret_hash: key.secret_hash,
-                    created_at: key.created_at,
-                    last_used_at: None,
-                    revoked_at: None,
-                })
+                Ok(ApiKey::new_unused(key))
             })
             .await
     }
