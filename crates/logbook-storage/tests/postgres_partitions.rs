@@ -1,0 +1,77 @@
+//! What only the PostgreSQL backend has: the per-event tables partitioned by
+//! month of `received_at`. New events land in the current month's partition,
+//! old ones in the default partition, and idempotency keys and event ids stay
+//! unique per workspace across partitions. (Everything else is in the
+//! conformance suite, which runs on both backends.)
+
+use logbook_core::integrity::Commitments;
+use logbook_core::validate::{Limits, validate_event};
+use logbook_core::{Catalog, Timestamp, WorkspaceCatalog};
+use logbook_storage::postgres::test_database::TestDatabase;
+use logbook_storage::postgres::{ConnectOptions, PostgresStorage};
+use logbook_storage::{NewEvent, NewWorkspace, Storage, StorageError};
+use tokio_postgres::NoTls;
+
+/// A valid event received at `received_at`, with an idempotency key.
+fn event(id: &str, received_at: Timestamp, key: &str) -> NewEvent {
+    let json = serde_json::json!({
+        "action": "ticket.created", "actor": {"id": "U-1"}, "target": {"type": "ticket", "id": id},
+        "idempotency_key": key, "occurred_at": received_at.plus_millis(-1000).to_string(),
+    });
+    let document = WorkspaceCatalog::default();
+    let body = validate_event(&json, &Catalog::new(&document), received_at, &Limits::default()).expect("valid");
+    let commitments = Commitments::commit(&body, || [1; 32]);
+    NewEvent { id: id.into(), body, commitments }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_partitioned_by_month_and_stay_unique_across_partitions() {
+    let Some(database) = TestDatabase::create().await else { return };
+    let storage = PostgresStorage::open(&ConnectOptions::new(database.url.clone())).await.expect("opens");
+    storage
+        .create_workspace(NewWorkspace {
+            id: "acme".into(),
+            name: "Acme".into(),
+            created_at: Timestamp::from_millis(0),
+        })
+        .await
+        .unwrap();
+    let now = Timestamp::from_millis(
+        i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()).unwrap(),
+    );
+    let long_ago = now.plus_millis(-400 * 86_400_000);
+
+    // An event received long ago (an import, a restore) goes to the default partition.
+    let old = storage.append("acme", vec![event("old", long_ago, "key-1")]).await.unwrap();
+    assert!(!old[0].duplicate);
+    // Its idempotency key, retried now (which would be the current month's partition), is a duplicate.
+    let retried = storage.append("acme", vec![event("new", now, "key-1")]).await.unwrap();
+    assert_eq!((retried[0].id.as_str(), retried[0].seq, retried[0].duplicate), ("old", 0, true));
+    // An id already stored in another partition is refused.
+    let reused = storage.append("acme", vec![event("old", now, "key-2")]).await;
+    assert!(matches!(reused, Err(StorageError::Conflict(_))), "{reused:?}");
+    storage.append("acme", vec![event("current", now, "key-3")]).await.unwrap();
+
+    let (client, connection) = tokio_postgres::connect(&database.url, NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let rows = client.query("SELECT id, tableoid::regclass::text FROM events ORDER BY seq", &[]).await.unwrap();
+    let placed: Vec<(String, String)> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+    let month: String =
+        client.query_one("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY_MM')", &[]).await.unwrap().get(0);
+    assert_eq!(
+        placed,
+        [("old".to_string(), "events_default".to_string()), ("current".into(), format!("events_{month}"))]
+    );
+    // The coming months' partitions exist already, for every partitioned table.
+    let partitions: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE c.relname ~ '^(events|event_changes|event_records|event_words)_[0-9]{4}_[0-9]{2}$'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(partitions, 4 * 5, "the previous, current and next three months of four tables");
+    assert_eq!(storage.workspace("acme").await.unwrap().unwrap().event_count, 2);
+}
