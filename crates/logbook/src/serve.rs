@@ -64,6 +64,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     } else if std::env::var_os("LOGBOOK_ADMIN_TOKEN").is_none() {
         println!("  operator token: in {}", args.data_dir.join(secrets::TOKEN_FILE).display());
     }
+    if args.database_url.is_some() && std::env::var_os("LOGBOOK_ADMIN_TOKEN").is_none() {
+        println!("  note: several processes on one database need the same LOGBOOK_ADMIN_TOKEN and --log-key-file");
+    }
     if let Some(keys) = demo_keys {
         demo::print(&keys, address);
     }

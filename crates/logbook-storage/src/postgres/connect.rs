@@ -6,8 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use tokio_postgres::config::SslMode;
@@ -83,6 +84,12 @@ pub fn redact_url(url: &str) -> String {
     redacted
 }
 
+/// How long opening one connection may take, unless the URL says (`connect_timeout`).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a request waits for a free connection of the pool.
+const POOL_WAIT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Whether and how connections use TLS.
 enum Tls {
     /// Plain TCP (no `sslmode`, or `disable`, `allow`, `prefer`).
@@ -111,6 +118,10 @@ fn parse(options: &ConnectOptions) -> Result<(tokio_postgres::Config, Tls), Stor
     }
     let url = if forwarded.is_empty() { base.to_string() } else { format!("{base}?{}", forwarded.join("&")) };
     let mut config = tokio_postgres::Config::from_str(&url).map_err(|error| invalid(error.to_string()))?;
+    // A database that does not answer fails a request instead of hanging it.
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
     if config.get_application_name().is_none() {
         config.application_name("logbook");
     }
@@ -168,6 +179,10 @@ pub(super) fn pool(options: &ConnectOptions) -> Result<Pool, StorageError> {
     };
     Pool::builder(manager)
         .max_size(options.max_connections.max(2))
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(POOL_WAIT_TIMEOUT))
+        .create_timeout(Some(CONNECT_TIMEOUT))
+        .recycle_timeout(Some(CONNECT_TIMEOUT))
         .build()
         .map_err(|error| StorageError::Backend(format!("cannot build the connection pool: {error}")))
 }
