@@ -36,7 +36,9 @@ pub struct Args {
     /// The `logbook` binary to benchmark (build it with `cargo build --release`).
     #[arg(long, default_value = "target/release/logbook")]
     pub logbook: PathBuf,
-    /// The PostgreSQL database for the `audit_log` peer; `none` skips it.
+    /// The PostgreSQL database for the `audit_log` peer and for Logbook's
+    /// PostgreSQL backend (which gets a fresh database `logbook_bench` beside it);
+    /// `none` skips both.
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
     pub postgres: String,
     /// Requests per read measurement (p50 and p99 are taken over them).
@@ -73,17 +75,31 @@ async fn run(args: &Args) -> anyhow::Result<report::Results> {
     let dataset = dataset::Dataset::generate(args.seed, args.workspaces, args.events);
     let mut results = report::Results::new(args, report::machine());
 
-    let server = server::LogbookServer::start(&args.logbook, &scratch.path().join("logbook")).await?;
-    let keys = server.prepare(&dataset.workspaces).await?;
-    eprintln!("ingest scenarios…");
-    results.ingest = ingest::scenarios(&server, &keys, &dataset).await?;
-    results.logbook_memory_after_ingest_bytes = server.peak_memory_bytes();
-    eprintln!("Logbook reads at {} events…", dataset.len());
-    results.reads.push(reads::logbook(&server, &keys, &dataset, args.samples).await?);
-    results.logbook_extras = reads::logbook_extras(&server, &keys, &dataset, &args.logbook, scratch.path()).await?;
-    results.logbook_peak_memory_bytes = server.peak_memory_bytes();
-    results.logbook_disk_bytes = server.disk_bytes();
-    drop(server);
+    let mut backends = vec![server::Backend::Embedded(scratch.path().join("logbook"))];
+    if args.postgres != "none" {
+        backends.push(server::Backend::Postgres(args.postgres.clone()));
+    }
+    for backend in backends {
+        eprintln!("Logbook on {}…", backend.label());
+        let server = server::LogbookServer::start(&args.logbook, &backend).await?;
+        let keys = server.prepare(&dataset.workspaces).await?;
+        eprintln!("ingest scenarios…");
+        let ingest = ingest::scenarios(&server, &keys, &dataset).await?;
+        let memory_after_ingest_bytes = server.peak_memory_bytes();
+        eprintln!("reads at {} events…", dataset.len());
+        let mut figures = reads::logbook(&server, &keys, &dataset, args.samples).await?;
+        figures.system = format!("Logbook ({})", backend.label());
+        results.reads.push(figures);
+        let extras = reads::logbook_extras(&server, &keys, &dataset, &args.logbook, scratch.path()).await?;
+        results.logbook.push(report::LogbookRun {
+            backend: backend.label().to_string(),
+            ingest,
+            extras,
+            memory_after_ingest_bytes,
+            peak_memory_bytes: server.peak_memory_bytes(),
+            stored_bytes: server.stored_bytes().await,
+        });
+    }
 
     eprintln!("SQLite peer…");
     let sqlite = peers::sqlite::Peer::load(&scratch.path().join("sqlite-peer.db"), &dataset)?;

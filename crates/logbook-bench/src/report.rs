@@ -14,13 +14,20 @@ pub struct Results {
     pub events: usize,
     pub workspaces: usize,
     pub seed: u64,
-    pub ingest: Vec<IngestFigure>,
+    pub logbook: Vec<LogbookRun>,
     pub peer_loads: Vec<PeerLoad>,
     pub reads: Vec<ReadFigures>,
-    pub logbook_extras: LogbookExtras,
-    pub logbook_memory_after_ingest_bytes: u64,
-    pub logbook_peak_memory_bytes: u64,
-    pub logbook_disk_bytes: u64,
+}
+
+/// What Logbook did on one backend.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LogbookRun {
+    pub backend: String,
+    pub ingest: Vec<IngestFigure>,
+    pub extras: LogbookExtras,
+    pub memory_after_ingest_bytes: u64,
+    pub peak_memory_bytes: u64,
+    pub stored_bytes: u64,
 }
 
 impl Results {
@@ -32,13 +39,9 @@ impl Results {
             events: args.events,
             workspaces: args.workspaces,
             seed: args.seed,
-            ingest: Vec::new(),
+            logbook: Vec::new(),
             peer_loads: Vec::new(),
             reads: Vec::new(),
-            logbook_extras: LogbookExtras::default(),
-            logbook_memory_after_ingest_bytes: 0,
-            logbook_peak_memory_bytes: 0,
-            logbook_disk_bytes: 0,
         }
     }
 }
@@ -61,6 +64,13 @@ pub fn machine() -> String {
     format!("{model}, {cores} cores, {memory} GiB")
 }
 
+/// How one row of the Logbook-only table reads a run (given the event count).
+type Figure = fn(&LogbookRun, usize) -> String;
+
+fn latency(percentiles: Option<&crate::latency::Percentiles>) -> String {
+    percentiles.map_or_else(|| "n/a".to_string(), |figure| format!("{:.2} / {:.2} ms", figure.p50_ms, figure.p99_ms))
+}
+
 fn mib(bytes: u64) -> String {
     format!("{} MiB", bytes >> 20)
 }
@@ -77,28 +87,36 @@ pub fn markdown(results: &Results) -> String {
         "Machine: {}. {} events over {} workspaces (seed {}). Command: `{}`.\n\n",
         results.machine, results.events, results.workspaces, results.seed, results.command
     ));
-    out.push_str("### Ingest (HTTP, durable: a 201 means committed)\n\n| batch | clients | events | events/s | request p50 | request p99 | 429s |\n|---:|---:|---:|---:|---:|---:|---:|\n");
-    for figure in &results.ingest {
-        out.push_str(&format!(
-            "| {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms | {} |\n",
-            figure.batch,
-            figure.clients,
-            figure.events,
-            figure.events_per_second,
-            figure.request_latency.p50_ms,
-            figure.request_latency.p99_ms,
-            figure.slowed_down
-        ));
+    out.push_str("### Ingest (HTTP, durable: a 201 means committed)\n\n| backend | batch | clients | events | events/s | request p50 | request p99 | 429s |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    for run in &results.logbook {
+        for figure in &run.ingest {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms | {} |\n",
+                run.backend,
+                figure.batch,
+                figure.clients,
+                figure.events,
+                figure.events_per_second,
+                figure.request_latency.p50_ms,
+                figure.request_latency.p99_ms,
+                figure.slowed_down
+            ));
+        }
     }
-    let best = results.ingest.iter().map(|figure| figure.events_per_second).fold(0.0, f64::max);
-    out.push_str("\n| peer load | rows/s | Logbook's best ingest ÷ peer |\n|---|---:|---:|\n");
+    out.push_str("\n| peer load | rows/s |");
+    for run in &results.logbook {
+        out.push_str(&format!(" Logbook ({}) best ingest ÷ peer |", run.backend));
+    }
+    out.push_str("\n|---|---:|");
+    out.push_str(&"---:|".repeat(results.logbook.len()));
+    out.push('\n');
     for load in &results.peer_loads {
-        out.push_str(&format!(
-            "| {} | {:.0} | {:.2}× |\n",
-            load.system,
-            load.rows_per_second,
-            best / load.rows_per_second.max(1e-9)
-        ));
+        out.push_str(&format!("| {} | {:.0} |", load.system, load.rows_per_second));
+        for run in &results.logbook {
+            let best = run.ingest.iter().map(|figure| figure.events_per_second).fold(0.0, f64::max);
+            out.push_str(&format!(" {:.2}× |", best / load.rows_per_second.max(1e-9)));
+        }
+        out.push('\n');
     }
     out.push_str(
         "\n### Reads (one client; latency in ms; ratio = peer p99 ÷ Logbook p99, above 1 means Logbook is faster)\n\n",
@@ -134,27 +152,34 @@ pub fn markdown(results: &Results) -> String {
         }
         out.push('\n');
     }
-    let extras = &results.logbook_extras;
-    out.push_str(&format!(
-        "\n### Logbook only\n\n| figure | value |\n|---|---:|\n| export (NDJSON, one workspace of {} events) | {:.0} events/s |\n| offline verification (`logbook verify`) | {:.0} events/s |\n",
-        extras.export_events, extras.export_events_per_second, extras.verify_events_per_second
-    ));
-    if let Some(proof) = &extras.proof_latency {
-        out.push_str(&format!("| inclusion proof p50 / p99 | {:.2} / {:.2} ms |\n", proof.p50_ms, proof.p99_ms));
+    out.push_str("\n### Logbook only\n\n| figure |");
+    for run in &results.logbook {
+        out.push_str(&format!(" {} |", run.backend));
     }
-    if let Some(checkpoint) = &extras.checkpoint_latency {
-        out.push_str(&format!(
-            "| signed checkpoint p50 / p99 | {:.2} / {:.2} ms |\n",
-            checkpoint.p50_ms, checkpoint.p99_ms
-        ));
+    out.push_str("\n|---|");
+    out.push_str(&"---:|".repeat(results.logbook.len()));
+    out.push('\n');
+    let rows: [(&str, Figure); 8] = [
+        ("export (NDJSON, the first workspace)", |run, _| {
+            format!("{:.0} events/s ({} events)", run.extras.export_events_per_second, run.extras.export_events)
+        }),
+        ("offline verification (`logbook verify`)", |run, _| {
+            format!("{:.0} events/s", run.extras.verify_events_per_second)
+        }),
+        ("inclusion proof p50 / p99", |run, _| latency(run.extras.proof_latency.as_ref())),
+        ("signed checkpoint p50 / p99", |run, _| latency(run.extras.checkpoint_latency.as_ref())),
+        ("server peak memory while ingesting", |run, _| mib(run.memory_after_ingest_bytes)),
+        ("server peak memory, whole run", |run, _| mib(run.peak_memory_bytes)),
+        ("store size", |run, _| mib(run.stored_bytes)),
+        ("store bytes per event", |run, events| format!("{}", run.stored_bytes / events.max(1) as u64)),
+    ];
+    for (label, value) in rows {
+        out.push_str(&format!("| {label} |"));
+        for run in &results.logbook {
+            out.push_str(&format!(" {} |", value(run, results.events)));
+        }
+        out.push('\n');
     }
-    out.push_str(&format!(
-        "| server peak memory while ingesting | {} |\n| server peak memory, whole run | {} |\n| data directory on disk | {} ({} bytes per event) |\n",
-        mib(results.logbook_memory_after_ingest_bytes),
-        mib(results.logbook_peak_memory_bytes),
-        mib(results.logbook_disk_bytes),
-        results.logbook_disk_bytes / (results.events.max(1) as u64)
-    ));
     out
 }
 

@@ -10,12 +10,58 @@ use serde_json::{Value, json};
 
 const OPERATOR: &str = "bench-operator-token-0123456789abcdef";
 
+/// Where the server keeps its data.
+pub enum Backend {
+    /// The embedded store in this data directory.
+    Embedded(PathBuf),
+    /// PostgreSQL: a fresh `logbook_bench` database on the server of this URL.
+    Postgres(String),
+}
+
+impl Backend {
+    /// How reports name it.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Backend::Embedded(_) => "SQLite",
+            Backend::Postgres(_) => "PostgreSQL",
+        }
+    }
+}
+
+/// The database Logbook's PostgreSQL backend gets.
+const BENCH_DATABASE: &str = "logbook_bench";
+
+/// The URL of another database on the server `url` names.
+fn with_database(url: &str, database: &str) -> String {
+    let (without_query, query) = url.split_once('?').map_or((url, None), |(base, query)| (base, Some(query)));
+    let base = match without_query.rfind('/') {
+        Some(slash) if slash > "postgres://".len() => &without_query[..slash],
+        _ => without_query,
+    };
+    match query {
+        Some(query) => format!("{base}/{database}?{query}"),
+        None => format!("{base}/{database}"),
+    }
+}
+
+/// Drops and creates the benchmark's database.
+async fn fresh_database(url: &str) -> anyhow::Result<String> {
+    let (client, connection) =
+        tokio_postgres::connect(url, tokio_postgres::NoTls).await.context("connecting to PostgreSQL")?;
+    tokio::spawn(connection);
+    client.batch_execute(&format!("DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")).await?;
+    client.batch_execute(&format!("CREATE DATABASE {BENCH_DATABASE}")).await?;
+    Ok(with_database(url, BENCH_DATABASE))
+}
+
 /// The running server; killed when dropped.
 pub struct LogbookServer {
     child: Child,
     pub base: String,
     pub client: reqwest::Client,
+    /// The data directory (also when PostgreSQL holds the data: it has the log key).
     data_dir: PathBuf,
+    database_url: Option<String>,
 }
 
 /// The keys of one workspace.
@@ -27,13 +73,22 @@ pub struct WorkspaceKeys {
 
 impl LogbookServer {
     /// Starts `logbook serve` and waits until it listens.
-    pub async fn start(binary: &Path, data_dir: &Path) -> anyhow::Result<LogbookServer> {
+    pub async fn start(binary: &Path, backend: &Backend) -> anyhow::Result<LogbookServer> {
         if !binary.exists() {
             bail!("{} does not exist; build it with `cargo build --release -p logbook`", binary.display());
         }
-        let mut child = Command::new(binary)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
+        let (data_dir, database_url) = match backend {
+            Backend::Embedded(directory) => (directory.clone(), None),
+            Backend::Postgres(url) => {
+                (tempfile::tempdir()?.keep().join("logbook-keys"), Some(fresh_database(url).await?))
+            }
+        };
+        let mut command = Command::new(binary);
+        command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(&data_dir);
+        if let Some(url) = &database_url {
+            command.env("LOGBOOK_DATABASE_URL", url);
+        }
+        let mut child = command
             .env("LOGBOOK_ADMIN_TOKEN", OPERATOR)
             .env("LOGBOOK_LOG", "warn")
             .stdout(Stdio::piped())
@@ -53,7 +108,7 @@ impl LogbookServer {
         std::thread::spawn(move || for _ in lines {});
         let base = base.context("the server did not print its address")?;
         let client = reqwest::Client::builder().pool_max_idle_per_host(128).build()?;
-        Ok(LogbookServer { child, base, client, data_dir: data_dir.to_path_buf() })
+        Ok(LogbookServer { child, base, client, data_dir, database_url })
     }
 
     async fn post(&self, path: &str, token: &str, body: Value) -> anyhow::Result<Value> {
@@ -91,11 +146,21 @@ impl LogbookServer {
             .map_or(0, |kilobytes| kilobytes * 1024)
     }
 
-    /// The size of the data directory's files.
-    pub fn disk_bytes(&self) -> u64 {
-        std::fs::read_dir(&self.data_dir)
-            .map(|entries| entries.flatten().filter_map(|entry| entry.metadata().ok()).map(|meta| meta.len()).sum())
-            .unwrap_or(0)
+    /// What the store takes: the data directory's files, or the database's size.
+    pub async fn stored_bytes(&self) -> u64 {
+        let Some(url) = &self.database_url else {
+            return std::fs::read_dir(&self.data_dir)
+                .map(|entries| entries.flatten().filter_map(|entry| entry.metadata().ok()).map(|meta| meta.len()).sum())
+                .unwrap_or(0);
+        };
+        let Ok((client, connection)) = tokio_postgres::connect(url, tokio_postgres::NoTls).await else {
+            return 0;
+        };
+        tokio::spawn(connection);
+        client
+            .query_one("SELECT pg_database_size(current_database())", &[])
+            .await
+            .map_or(0, |row| u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
     }
 }
 
@@ -103,5 +168,20 @@ impl Drop for LogbookServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn another_database_on_the_same_server() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/test", "b"),
+            "postgres://postgres@127.0.0.1:5432/b"
+        );
+        assert_eq!(with_database("postgres://u@h/test?sslmode=require", "b"), "postgres://u@h/b?sslmode=require");
+        assert_eq!(with_database("postgres://u@h", "b"), "postgres://u@h/b");
     }
 }
