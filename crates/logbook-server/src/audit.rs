@@ -14,7 +14,6 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 
 use axum::extract::{MatchedPath, OriginalUri, Request, State};
-use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::Response;
 use logbook_core::integrity::Commitments;
@@ -152,8 +151,7 @@ fn workspace_of(path: &str) -> Option<&str> {
 /// when it names a key of this workspace: made-up ids all read `unknown-key`, so
 /// they cannot multiply the records.
 async fn presented_actor(state: &AppState, workspace: &str, token: Option<&str>) -> Value {
-    let Some(token) = token.and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
-    else {
+    let Some(token) = token else {
         return json!({"type": "api", "id": "anonymous"});
     };
     if let Some((key_id, _secret)) = token.strip_prefix(KEY_TOKEN_PREFIX).and_then(|rest| rest.split_once('_')) {
@@ -185,7 +183,7 @@ pub async fn record_denials(State(state): State<AppState>, request: Request, nex
     let route = request.extensions().get::<MatchedPath>().map(|path| path.as_str().to_string());
     let method = request.method().to_string();
     let address = peer_address(request.extensions());
-    let token = request.headers().get(AUTHORIZATION).and_then(|value| value.to_str().ok()).map(str::to_string);
+    let token = crate::auth::presented_token(request.headers()).ok().map(str::to_string);
     let response = next.run(request).await;
     let status = response.status().as_u16();
     let (Some(workspace), Some(route), 401 | 403) = (workspace, route, status) else { return response };

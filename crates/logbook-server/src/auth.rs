@@ -1,12 +1,15 @@
 //! Bearer-token authentication: the operator token, workspace API keys and viewer
-//! tokens.
+//! tokens. The viewer's sign-in (`crate::ui::session`) keeps an API key in an
+//! HttpOnly, SameSite=Strict cookie; a request without an `Authorization` header
+//! is authenticated by that cookie instead (writes made that way must also carry
+//! the viewer's CSRF header, see `crate::ui::require_csrf_header`).
 //!
 //! API key tokens read `lbk_<id>_<secret>`. Only SHA-256 of the secret is stored
 //! (the secret is 32 random bytes, so a fast hash is enough), and it is compared
 //! in constant time. Neither tokens nor hashes are ever logged.
 
 use axum::http::HeaderMap;
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, COOKIE};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use logbook_core::viewer_token::{VIEWER_TOKEN_PREFIX, ViewerClaims, ViewerTokenError};
@@ -50,9 +53,30 @@ pub fn new_key_token() -> (String, String, String) {
     (id, secret, token)
 }
 
-fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
-    let value =
-        headers.get(AUTHORIZATION).ok_or_else(|| ApiError::unauthenticated("send Authorization: Bearer <token>"))?;
+/// The name of the viewer's session cookie, which holds an API key.
+pub const SESSION_COOKIE: &str = "logbook_session";
+
+/// The value of the viewer's session cookie, when the request carries one that
+/// holds an API key (the only kind of token the sign-in puts there).
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim())
+        .filter(|value| value.starts_with(KEY_TOKEN_PREFIX))
+}
+
+/// The token a request presents: its `Authorization: Bearer` token, or else its
+/// session cookie. An `Authorization` header always wins, so that an API client
+/// never acts with a browser's session by accident.
+pub fn presented_token(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let Some(value) = headers.get(AUTHORIZATION) else {
+        return session_cookie(headers).ok_or_else(|| ApiError::unauthenticated("send Authorization: Bearer <token>"));
+    };
     let value = value.to_str().map_err(|_| ApiError::unauthenticated("the Authorization header is not text"))?;
     let (scheme, token) =
         value.split_once(' ').ok_or_else(|| ApiError::unauthenticated("send Authorization: Bearer <token>"))?;
@@ -64,7 +88,7 @@ fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
 
 /// Checks the request's token and says who is calling.
 pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
-    let token = bearer(headers)?;
+    let token = presented_token(headers)?;
     let invalid = || ApiError::unauthenticated("the token is not valid");
     if bool::from(hash_secret(token).ct_eq(state.operator_token_hash())) {
         return Ok(Principal::Operator);

@@ -3,7 +3,8 @@
 //! JSON, with one error envelope ([`error`]) for every failure.
 //!
 //! Handlers are grouped by resource in [`routes`]; [`auth`] checks tokens; [`body`]
-//! reads bodies within limits; [`openapi`] describes it all.
+//! reads bodies within limits; [`openapi`] describes it all; [`ui`] serves the
+//! viewer, a web page over the same API.
 //!
 //! Logging rule: logs carry methods, route templates, statuses and durations,
 //! never tokens, emails, IP addresses or bodies.
@@ -17,6 +18,7 @@ pub mod log_reader;
 pub mod openapi;
 pub mod routes;
 pub mod state;
+pub mod ui;
 
 use std::time::Instant;
 
@@ -54,8 +56,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .route("/openapi.json", get(openapi::serve))
+        .merge(ui::routes())
         .fallback(|| async { ApiError::not_found("no such path") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .layer(middleware::from_fn(ui::require_csrf_header))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }

@@ -85,6 +85,7 @@ pub async fn prepare(storage: &dyn Storage, event_count: usize) -> anyhow::Resul
 
 /// Prints the demo keys and where to look.
 pub fn print(keys: &[(Role, String)], address: SocketAddr) {
+    println!("  viewer: http://{address}/ui/ (sign in with a key below: admin sees everything)");
     println!("  demo workspace: http://{address}/v1/workspaces/{WORKSPACE}/events");
     println!("  demo API keys (new on every start; the previous ones are revoked):");
     for (role, token) in keys {
