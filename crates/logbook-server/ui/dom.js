@@ -1,6 +1,6 @@
-// Builds DOM nodes. Every string becomes a text node, never markup: there is no
-// innerHTML anywhere in the viewer, so a value holding <script> or
-// <img onerror=...> is shown as the text it is.
+// Builds DOM nodes. Every string becomes a text node, never markup: the viewer
+// never asks the browser to parse a string as HTML, so a value holding <script>
+// or <img onerror=...> is shown as the text it is.
 
 /** Makes an element: h('a', {href: '#/', class: 'link'}, 'text', childNode, [more]). */
 export function h(tag, attributes = {}, ...children) {
