@@ -180,6 +180,11 @@ export function renderList(main, ctx, route, navigate) {
     ? api.timeline(ctx.session.workspace, record, { ...params, limit: PAGE_SIZE, cursor })
     : api.feed(ctx.session.workspace, { ...params, limit: PAGE_SIZE, cursor }));
   const showError = (error) => {
+    if (error instanceof ApiError && error.status === 401) {
+      // The key was revoked or the viewer token expired: ask again.
+      window.dispatchEvent(new CustomEvent('logbook:unauthenticated'));
+      return;
+    }
     replaceChildren(errorSlot, h('div', { class: 'error', role: 'alert', id: 'list-error' },
       error instanceof ApiError && error.status === 400 ? 'This filter cannot be used: ' : 'The events could not be loaded: ', error.message));
   };

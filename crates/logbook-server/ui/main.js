@@ -152,6 +152,12 @@ async function start() {
 }
 
 window.addEventListener('hashchange', () => ctx && render());
+window.addEventListener('logbook:unauthenticated', () => {
+  ctx = null;
+  closeDetail?.();
+  closeDetail = null;
+  start();
+});
 document.addEventListener('keydown', keyboard);
 adoptViewerToken();
 start();

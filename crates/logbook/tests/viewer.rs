@@ -359,6 +359,19 @@ async fn opens_details_follows_related_events_and_timelines_and_exports() {
     assert_eq!(browser.run("return document.querySelectorAll('[data-export]').length", vec![]).await, 0);
     assert_eq!(browser.run("return document.querySelectorAll('.tab').length", vec![]).await, 0);
     all(&world.rows().await, "supervisor", |row| field(row, "category") == "activity");
+
+    // Revoking the key ends the session: the next load asks to sign in again.
+    let key_id = world.keys["supervisor"].trim_start_matches("lbk_").split('_').next().unwrap().to_string();
+    let revoked = world
+        .client
+        .delete(format!("{}/v1/workspaces/demo/keys/{key_id}", world.base))
+        .bearer_auth(&world.keys["admin"])
+        .send()
+        .await
+        .unwrap();
+    assert!(revoked.status().is_success());
+    browser.goto(&format!("{}/ui/#/?q=printer", world.base)).await;
+    browser.wait_for("document.body.dataset.state === 'signin'").await;
 }
 
 /// Waits for a file with this extension in the browser's download directory.
