@@ -7,6 +7,8 @@
 //! `synchronous = FULL`, so a commit has reached the disk when `append` returns.
 
 mod migrations;
+#[cfg(test)]
+mod plan_tests;
 mod pool;
 mod writer;
 
