@@ -36,10 +36,11 @@ pub struct Browser {
 }
 
 fn find(candidates: &[&str], variable: &str) -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os(variable) {
-        return Some(PathBuf::from(path));
+    // A path given in the environment replaces the usual places (and may be wrong on purpose).
+    match std::env::var_os(variable) {
+        Some(path) => Some(PathBuf::from(path)).filter(|path| path.exists()),
+        None => candidates.iter().map(PathBuf::from).find(|path| path.exists()),
     }
-    candidates.iter().map(PathBuf::from).find(|path| path.exists())
 }
 
 fn free_port() -> u16 {
@@ -57,7 +58,12 @@ impl Browser {
             if std::env::var_os("CI").is_some() {
                 panic!("{message}");
             }
-            eprintln!("\n{}\nWARNING: SKIPPING A BROWSER TEST: {message}\n{}\n", "!".repeat(78), "!".repeat(78));
+            // Straight to stderr, past the test harness's capture of eprintln!, so the
+            // warning shows even though the test passes (nextest shows it through
+            // the success-output override in .config/nextest.toml).
+            let banner = "!".repeat(78);
+            let warning = format!("\n{banner}\nWARNING: SKIPPING A BROWSER TEST: {message}\n{banner}\n");
+            let _ = std::io::stderr().write_all(warning.as_bytes());
             return None;
         };
         Some(Browser::launch(&chromium, &driver, time_zone).await)
