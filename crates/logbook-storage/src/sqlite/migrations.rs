@@ -20,9 +20,10 @@ struct Migration {
 }
 
 /// The migrations, in order.
-const MIGRATIONS: [Migration; 2] = [
+const MIGRATIONS: [Migration; 3] = [
     Migration { script: include_str!("migrations/0001_initial.sql"), fill: None },
     Migration { script: include_str!("migrations/0002_search_text.sql"), fill: Some(fill_search_text) },
+    Migration { script: include_str!("migrations/0003_events_by_category.sql"), fill: None },
 ];
 
 /// Applies the migrations the database has not had, each in one transaction.
@@ -97,6 +98,6 @@ mod tests {
         let text: String = connection.query_row("SELECT search_text FROM events", [], |row| row.get(0)).unwrap();
         assert!(text.contains(" ana lee "), "{text:?}");
         let version: usize = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
-        assert_eq!(version, 2);
+        assert_eq!(version, MIGRATIONS.len());
     }
 }

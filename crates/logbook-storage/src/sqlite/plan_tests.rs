@@ -30,3 +30,19 @@ fn a_feed_page_reads_the_time_index_and_sorts_nothing() {
     let counts = plan(&filter_sql::stats_query(Dialect::Sqlite, "demo", &filter, 1_000_000, GroupBy::Day));
     assert!(counts.contains("COVERING INDEX events_by_time"), "{counts}");
 }
+
+#[test]
+fn filters_read_their_own_index() {
+    let check = |filter: EventFilter, index: &str| {
+        let query = EventQuery { filter: filter.clone(), order: Order::Desc, limit: 51, after: None, max_seq: Some(9) };
+        let page = plan(&filter_sql::page_query(Dialect::Sqlite, "demo", &query));
+        assert!(page.contains(index), "{filter:?}: {page}");
+        assert!(!page.contains("TEMP B-TREE"), "{filter:?}: {page}");
+    };
+    let activity = || EventFilter { categories: vec![Category::Activity], ..EventFilter::default() };
+    check(EventFilter { ip: Some("203.0.113.7".into()), ..activity() }, "events_by_ip");
+    check(EventFilter { actor_id: Some("U-7".into()), ..activity() }, "events_by_actor");
+    check(activity(), "events_by_category");
+    let counts = plan(&filter_sql::stats_query(Dialect::Sqlite, "demo", &activity(), 9, GroupBy::Day));
+    assert!(counts.contains("COVERING INDEX events_by_category"), "{counts}");
+}
