@@ -15,7 +15,7 @@ use crate::latency::Percentiles;
 use crate::server::{LogbookServer, WorkspaceKeys};
 
 /// One scenario's figures.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct IngestFigure {
     pub batch: usize,
     pub clients: usize,

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// Percentiles of a set of durations, in milliseconds.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Percentiles {
     pub samples: usize,
     pub p50_ms: f64,

@@ -48,15 +48,22 @@ pub struct Args {
     #[arg(long, default_value = "bench-results")]
     pub out: PathBuf,
     /// Where the data directories go (default: a temporary directory). Needs
-    /// about 3 GB per million events.
+    /// about 8 GB per million events (both Logbook backends and both peers).
     #[arg(long)]
     pub scratch: Option<PathBuf>,
+    /// Measure nothing: write the report and chart again from a `results.json`.
+    #[arg(long, value_name = "RESULTS_JSON")]
+    pub render: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let results = runtime.block_on(run(&args))?;
+    let results = match &args.render {
+        Some(path) => serde_json::from_str(
+            &std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+        )?,
+        None => tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run(&args))?,
+    };
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     std::fs::write(args.out.join("results.json"), serde_json::to_string_pretty(&results)?)?;
     std::fs::write(args.out.join("results.md"), report::markdown(&results))?;

@@ -16,7 +16,7 @@ use crate::latency::Percentiles;
 use crate::server::{LogbookServer, WorkspaceKeys};
 
 /// What a read asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ReadKind {
     Feed,
     Action,
@@ -127,7 +127,7 @@ pub fn requests(kind: ReadKind, dataset: &Dataset, count: usize) -> Vec<ReadRequ
 }
 
 /// The figures of one system's reads.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ReadFigures {
     pub system: String,
     pub events: usize,
@@ -212,7 +212,7 @@ pub async fn logbook(
 }
 
 /// Export, offline verification and proof figures of Logbook.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct LogbookExtras {
     pub export_events: u64,
     pub export_events_per_second: f64,

@@ -7,7 +7,7 @@ use crate::peers::PeerLoad;
 use crate::reads::{LogbookExtras, ReadFigures, ReadKind};
 
 /// Everything one run measured.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Results {
     pub machine: String,
     pub command: String,
@@ -20,7 +20,7 @@ pub struct Results {
 }
 
 /// What Logbook did on one backend.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct LogbookRun {
     pub backend: String,
     pub ingest: Vec<IngestFigure>,
@@ -119,20 +119,24 @@ pub fn markdown(results: &Results) -> String {
         out.push('\n');
     }
     out.push_str(
-        "\n### Reads (one client; latency in ms; ratio = peer p99 ÷ Logbook p99, above 1 means Logbook is faster)\n\n",
+        "\n### Reads (one client, one request at a time; latency in ms; a ratio is the peer's p99 ÷ Logbook's p99, so above 1 means Logbook is faster)\n\n",
     );
     let systems: Vec<&ReadFigures> = results.reads.iter().collect();
+    let is_logbook = |system: &&ReadFigures| system.system.starts_with("Logbook");
+    let pairs: Vec<(&ReadFigures, &ReadFigures)> = systems
+        .iter()
+        .filter(|system| is_logbook(system))
+        .flat_map(|logbook| systems.iter().filter(|system| !is_logbook(system)).map(move |peer| (*peer, *logbook)))
+        .collect();
     out.push_str("| request |");
     for system in &systems {
         out.push_str(&format!(" {} p50 | {} p99 |", system.system, system.system));
     }
-    for system in systems.iter().skip(1) {
-        out.push_str(&format!(" ratio to {} |", system.system));
+    for (peer, logbook) in &pairs {
+        out.push_str(&format!(" {} ÷ {} |", peer.system, logbook.system));
     }
     out.push_str("\n|---|");
-    for _ in 0..systems.len() * 2 + systems.len().saturating_sub(1) {
-        out.push_str("---:|");
-    }
+    out.push_str(&"---:|".repeat(systems.len() * 2 + pairs.len()));
     out.push('\n');
     for kind in ReadKind::ALL {
         out.push_str(&format!("| {} |", kind.label()));
@@ -142,12 +146,10 @@ pub fn markdown(results: &Results) -> String {
                 None => out.push_str(" n/a | n/a |"),
             }
         }
-        if let Some(logbook) = systems.first().and_then(|system| p99(system, kind)) {
-            for system in systems.iter().skip(1) {
-                match p99(system, kind) {
-                    Some(peer) => out.push_str(&format!(" {:.2}× |", peer / logbook.max(1e-9))),
-                    None => out.push_str(" n/a |"),
-                }
+        for (peer, logbook) in &pairs {
+            match (p99(peer, kind), p99(logbook, kind)) {
+                (Some(peer), Some(logbook)) => out.push_str(&format!(" {:.2}× |", peer / logbook.max(1e-9))),
+                _ => out.push_str(" n/a |"),
             }
         }
         out.push('\n');

@@ -11,7 +11,7 @@ pub mod sqlite;
 use crate::reads::{ReadKind, ReadRequest};
 
 /// How long a peer took to load the dataset.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PeerLoad {
     pub system: String,
     pub rows: usize,
