@@ -188,9 +188,9 @@ pub fn markdown(results: &Results) -> String {
 /// An SVG bar chart: p99 read latency per request kind, one bar per system, on a
 /// logarithmic scale.
 pub fn chart(results: &Results) -> String {
-    let colours = ["#2f6fdf", "#e07b39", "#3a9e5c"];
+    let colours = ["#2f6fdf", "#e07b39", "#3a9e5c", "#8e44ad"];
     let kinds: Vec<ReadKind> = ReadKind::ALL.to_vec();
-    let (left, top, row_height, width) = (210.0, 40.0, 26.0, 520.0);
+    let (left, top, row_height, width) = (210.0, 40.0, 40.0, 560.0);
     let height = top + row_height * kinds.len() as f64 + 50.0;
     let max = results
         .reads
@@ -227,7 +227,7 @@ pub fn chart(results: &Results) -> String {
         }
     }
     for (index, system) in results.reads.iter().enumerate() {
-        let x = left + index as f64 * 170.0;
+        let x = 10.0 + index as f64 * 200.0;
         let y = height - 20.0;
         svg.push_str(&format!(
             "<rect x=\"{x}\" y=\"{}\" width=\"12\" height=\"12\" fill=\"{}\"/><text x=\"{}\" y=\"{y}\">{}</text>\n",
