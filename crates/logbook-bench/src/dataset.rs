@@ -10,6 +10,9 @@ use serde_json::Value;
 pub struct Row {
     /// Index into [`Dataset::workspaces`].
     pub workspace: usize,
+    /// Its place in its workspace, 0, 1, 2…: the peers' `seq` (Logbook assigns
+    /// its own in arrival order).
+    pub seq: i64,
     /// The ingest JSON, serialised once.
     pub json: String,
     /// Milliseconds since the epoch.
@@ -70,6 +73,7 @@ impl Dataset {
         let mut rows = Vec::with_capacity(count);
         let mut cursors: Vec<std::vec::IntoIter<Value>> = per_workspace.into_iter().map(Vec::into_iter).collect();
         let mut exhausted = 0;
+        let mut seqs = vec![0i64; workspaces];
         while exhausted < cursors.len() {
             exhausted = 0;
             for (workspace, events) in cursors.iter_mut().enumerate() {
@@ -78,7 +82,8 @@ impl Dataset {
                         if rows.len() % 97 == 0 {
                             samples.take(&event);
                         }
-                        rows.push(Row::new(workspace, &event));
+                        rows.push(Row::new(workspace, seqs[workspace], &event));
+                        seqs[workspace] += 1;
                     }
                     None => exhausted += 1,
                 }
@@ -98,10 +103,11 @@ fn text(event: &Value, pointer: &str) -> String {
 }
 
 impl Row {
-    fn new(workspace: usize, event: &Value) -> Row {
+    fn new(workspace: usize, seq: i64, event: &Value) -> Row {
         let occurred_at = Timestamp::parse_rfc3339(&text(event, "/occurred_at")).map_or(0, Timestamp::as_millis);
         Row {
             workspace,
+            seq,
             json: event.to_string(),
             occurred_at,
             action: text(event, "/action"),

@@ -55,6 +55,25 @@ impl ReadKind {
         ReadKind::StatsByAction,
     ];
 
+    /// The kinds the peers answer in SQL: all but the query language, which only
+    /// Logbook has.
+    pub const IN_SQL: [ReadKind; 14] = [
+        ReadKind::Feed,
+        ReadKind::Action,
+        ReadKind::ActionPrefix,
+        ReadKind::Actor,
+        ReadKind::ActorType,
+        ReadKind::TargetType,
+        ReadKind::Timeline,
+        ReadKind::Change,
+        ReadKind::Outcome,
+        ReadKind::Ip,
+        ReadKind::DateRange,
+        ReadKind::FreeText,
+        ReadKind::StatsByDay,
+        ReadKind::StatsByAction,
+    ];
+
     /// How the report names it.
     pub fn label(self) -> &'static str {
         match self {
@@ -124,6 +143,13 @@ pub fn requests(kind: ReadKind, dataset: &Dataset, count: usize) -> Vec<ReadRequ
             ReadRequest { kind, workspace, first, second, since_millis, until_millis: since_millis + week }
         })
         .collect()
+}
+
+/// The percentiles of one kind's latencies, printed as they are measured.
+pub fn summarised(kind: ReadKind, durations: Vec<Duration>) -> (ReadKind, Percentiles) {
+    let figure = Percentiles::of(durations);
+    eprintln!("  {:<28} p50 {:>8.2} ms  p99 {:>8.2} ms", kind.label(), figure.p50_ms, figure.p99_ms);
+    (kind, figure)
 }
 
 /// The figures of one system's reads.
@@ -204,9 +230,7 @@ pub async fn logbook(
             let url = format!("{}{}", server.base, path(&request, &dataset.workspaces[request.workspace]));
             durations.push(timed_get(server, &url, &keys[request.workspace].auditor).await?);
         }
-        let figure = Percentiles::of(durations);
-        eprintln!("  {:<28} p50 {:>8.2} ms  p99 {:>8.2} ms", kind.label(), figure.p50_ms, figure.p99_ms);
-        latencies.push((kind, figure));
+        latencies.push(summarised(kind, durations));
     }
     Ok(ReadFigures { system: "Logbook".into(), events: dataset.len(), latencies })
 }
@@ -317,4 +341,16 @@ pub async fn logbook_extras(
         extras.export_events_per_second, extras.verify_events_per_second, lines
     );
     Ok(extras)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_peers_answer_every_kind_but_the_query_language() {
+        let expected: Vec<ReadKind> =
+            ReadKind::ALL.into_iter().filter(|kind| *kind != ReadKind::QueryLanguage).collect();
+        assert_eq!(ReadKind::IN_SQL.to_vec(), expected);
+    }
 }

@@ -19,6 +19,15 @@ pub struct PeerLoad {
     pub rows_per_second: f64,
 }
 
+impl PeerLoad {
+    /// The figures of a load of `rows` that took `seconds`, printed as measured.
+    pub fn measured(system: &str, rows: usize, seconds: f64) -> PeerLoad {
+        let load = PeerLoad { system: system.into(), rows, seconds, rows_per_second: rows as f64 / seconds.max(1e-9) };
+        eprintln!("  loaded {:.0} rows/s", load.rows_per_second);
+        load
+    }
+}
+
 /// A statement parameter.
 #[derive(Debug, Clone)]
 pub enum Param {

@@ -12,8 +12,7 @@ use tokio_postgres::{Client, NoTls};
 
 use super::{Dialect, Param, PeerLoad, schema, statement};
 use crate::dataset::Dataset;
-use crate::latency::Percentiles;
-use crate::reads::{ReadFigures, ReadKind, requests};
+use crate::reads::{ReadFigures, ReadKind, requests, summarised};
 
 /// A loaded PostgreSQL peer.
 pub struct Peer {
@@ -38,13 +37,11 @@ impl Peer {
         client.batch_execute("DROP TABLE IF EXISTS audit_log").await?;
         client.batch_execute(&schema("TIMESTAMPTZ", "JSONB")).await?;
         let started = Instant::now();
-        let mut seqs = vec![0i64; dataset.workspaces.len()];
         for chunk in dataset.rows.chunks(10_000) {
             let mut text = String::with_capacity(chunk.len() * 1200);
             for row in chunk {
                 let workspace = &dataset.workspaces[row.workspace];
-                let seq = seqs[row.workspace];
-                seqs[row.workspace] += 1;
+                let seq = row.seq;
                 let ip = row.ip.as_deref().map(csv).unwrap_or_default();
                 text.push_str(&format!(
                     "{},{seq},{},{},{},{},{},{},{},{},{ip},{}\n",
@@ -71,21 +68,14 @@ impl Peer {
             sink.finish().await?;
         }
         client.batch_execute("ANALYZE audit_log").await?;
-        let seconds = started.elapsed().as_secs_f64();
-        let load = PeerLoad {
-            system: "PostgreSQL audit_log".into(),
-            rows: dataset.len(),
-            seconds,
-            rows_per_second: dataset.len() as f64 / seconds.max(1e-9),
-        };
-        eprintln!("  loaded {:.0} rows/s", load.rows_per_second);
+        let load = PeerLoad::measured("PostgreSQL audit_log", dataset.len(), started.elapsed().as_secs_f64());
         Ok(Peer { client, load })
     }
 
     /// Every read kind but the query language, one request at a time.
     pub async fn reads(&self, dataset: &Dataset, samples: usize) -> anyhow::Result<ReadFigures> {
         let mut latencies = Vec::new();
-        for kind in ReadKind::ALL.into_iter().filter(|kind| *kind != ReadKind::QueryLanguage) {
+        for kind in ReadKind::IN_SQL {
             let mut durations = Vec::new();
             // Every request of a kind has the same text: prepare it once, as an
             // application with a statement cache would.
@@ -114,9 +104,7 @@ impl Peer {
                 std::hint::black_box(rows.len());
                 durations.push(started.elapsed());
             }
-            let figure = Percentiles::of(durations);
-            eprintln!("  {:<28} p50 {:>8.2} ms  p99 {:>8.2} ms", kind.label(), figure.p50_ms, figure.p99_ms);
-            latencies.push((kind, figure));
+            latencies.push(summarised(kind, durations));
         }
         Ok(ReadFigures { system: "PostgreSQL audit_log".into(), events: dataset.len(), latencies })
     }

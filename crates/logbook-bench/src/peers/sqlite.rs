@@ -8,8 +8,7 @@ use rusqlite::{Connection, params, params_from_iter};
 
 use super::{Dialect, Param, PeerLoad, schema, statement};
 use crate::dataset::Dataset;
-use crate::latency::Percentiles;
-use crate::reads::{ReadFigures, ReadKind, requests};
+use crate::reads::{ReadFigures, ReadKind, requests, summarised};
 
 /// A loaded SQLite peer.
 pub struct Peer {
@@ -24,7 +23,6 @@ impl Peer {
         connection.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
         connection.execute_batch(&schema("INTEGER", "TEXT"))?;
         let started = Instant::now();
-        let mut seqs = vec![0i64; dataset.workspaces.len()];
         for chunk in dataset.rows.chunks(1000) {
             let transaction = connection.unchecked_transaction()?;
             {
@@ -35,8 +33,7 @@ impl Peer {
                 )?;
                 for row in chunk {
                     let workspace = &dataset.workspaces[row.workspace];
-                    let seq = seqs[row.workspace];
-                    seqs[row.workspace] += 1;
+                    let seq = row.seq;
                     insert.execute(params![
                         workspace,
                         seq,
@@ -55,21 +52,14 @@ impl Peer {
             }
             transaction.commit()?;
         }
-        let seconds = started.elapsed().as_secs_f64();
-        let load = PeerLoad {
-            system: "SQLite audit_log".into(),
-            rows: dataset.len(),
-            seconds,
-            rows_per_second: dataset.len() as f64 / seconds.max(1e-9),
-        };
-        eprintln!("  loaded {:.0} rows/s", load.rows_per_second);
+        let load = PeerLoad::measured("SQLite audit_log", dataset.len(), started.elapsed().as_secs_f64());
         Ok(Peer { connection, load })
     }
 
     /// Every read kind but the query language, one request at a time.
     pub fn reads(&self, dataset: &Dataset, samples: usize) -> anyhow::Result<ReadFigures> {
         let mut latencies = Vec::new();
-        for kind in ReadKind::ALL.into_iter().filter(|kind| *kind != ReadKind::QueryLanguage) {
+        for kind in ReadKind::IN_SQL {
             let mut durations = Vec::new();
             for request in requests(kind, dataset, samples) {
                 let (text, params) = statement(Dialect::Sqlite, &request, &dataset.workspaces[request.workspace]);
@@ -90,9 +80,7 @@ impl Peer {
                 std::hint::black_box(bytes);
                 durations.push(started.elapsed());
             }
-            let figure = Percentiles::of(durations);
-            eprintln!("  {:<28} p50 {:>8.2} ms  p99 {:>8.2} ms", kind.label(), figure.p50_ms, figure.p99_ms);
-            latencies.push((kind, figure));
+            latencies.push(summarised(kind, durations));
         }
         Ok(ReadFigures { system: "SQLite audit_log".into(), events: dataset.len(), latencies })
     }
