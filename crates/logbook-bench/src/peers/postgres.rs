@@ -75,7 +75,7 @@ impl Peer {
     /// Every read kind but the query language, one request at a time.
     pub async fn reads(&self, dataset: &Dataset, samples: usize) -> anyhow::Result<ReadFigures> {
         let mut latencies = Vec::new();
-        for kind in ReadKind::IN_SQL {
+        for kind in ReadKind::in_sql() {
             let mut durations = Vec::new();
             // Every request of a kind has the same text: prepare it once, as an
             // application with a statement cache would.

@@ -59,7 +59,7 @@ impl Peer {
     /// Every read kind but the query language, one request at a time.
     pub fn reads(&self, dataset: &Dataset, samples: usize) -> anyhow::Result<ReadFigures> {
         let mut latencies = Vec::new();
-        for kind in ReadKind::IN_SQL {
+        for kind in ReadKind::in_sql() {
             let mut durations = Vec::new();
             for request in requests(kind, dataset, samples) {
                 let (text, params) = statement(Dialect::Sqlite, &request, &dataset.workspaces[request.workspace]);
