@@ -38,89 +38,174 @@ fn finding(seq: Option<u64>, problem: Problem, message: String) -> Finding {
     Finding { seq, problem, message }
 }
 
+/// How many lines are checked together, spread over the machine's cores.
+const LINES_PER_CHUNK: usize = 4096;
+
 /// Checks an export, line by line, against a checkpoint already opened with a
 /// trusted key. A full export (no line carries a proof) must hold every event of
 /// the checkpoint's tree in order; a partial one proves each event alone.
+///
+/// What one line says alone (its commitments, its leaf, its proof) is checked on
+/// every core, a chunk of lines at a time; what lines say together (one
+/// workspace, every `seq` in order, the root) is then checked in order, so the
+/// first line at fault is the one reported.
 pub fn verify_export<I, L>(lines: I, checkpoint: &Checkpoint) -> Result<ExportReport, Finding>
 where
     I: IntoIterator<Item = L>,
-    L: AsRef<str>,
+    L: AsRef<str> + Sync,
 {
-    let mut full: Option<LogVerifier> = None;
-    let mut partial = false;
-    let mut events = 0u64;
-    let mut workspace: Option<String> = None;
-    for (number, line) in lines.into_iter().enumerate() {
-        let line = line.as_ref();
-        if line.trim().is_empty() {
-            continue;
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let mut state = ExportState { full: None, partial: false, size: checkpoint.size, events: 0, workspace: None };
+    let mut lines = lines.into_iter().enumerate();
+    loop {
+        let chunk: Vec<(usize, L)> = lines.by_ref().take(LINES_PER_CHUNK).collect();
+        if chunk.is_empty() {
+            break;
         }
-        let line: ExportLine = serde_json::from_str(line).map_err(|error| {
-            finding(None, Problem::Changed, format!("line {} is not an export line: {error}", number + 1))
-        })?;
-        let seq = line.event.seq;
-        let first_workspace = workspace.get_or_insert_with(|| line.event.workspace.clone());
-        if *first_workspace != line.event.workspace || !checkpoint.origin.ends_with(&format!("/{first_workspace}")) {
+        for checked in check_lines(&chunk, checkpoint, threads) {
+            if let Some(line) = checked? {
+                state.take(line)?;
+            }
+        }
+    }
+    state.finish(checkpoint)
+}
+
+/// What one line says alone, checked.
+struct CheckedLine {
+    seq: u64,
+    workspace: String,
+    /// The leaf recomputed from the line's content.
+    recomputed: Hash,
+    /// The leaf the line claims.
+    logged: Option<Hash>,
+    /// For a line with a proof: whether it proves the leaf in the checkpoint's tree.
+    proven: Option<Result<(), Finding>>,
+}
+
+/// Checks `chunk` on up to `threads` threads; the answers are in the chunk's order.
+fn check_lines<L: AsRef<str> + Sync>(
+    chunk: &[(usize, L)],
+    checkpoint: &Checkpoint,
+    threads: usize,
+) -> Vec<Result<Option<CheckedLine>, Finding>> {
+    let check = |part: &[(usize, L)]| -> Vec<_> {
+        part.iter().map(|(number, line)| check_line(*number, line.as_ref(), checkpoint)).collect()
+    };
+    if threads <= 1 || chunk.len() < 2 {
+        return check(chunk);
+    }
+    let part_size = chunk.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = chunk.chunks(part_size).map(|part| scope.spawn(move || check(part))).collect();
+        workers.into_iter().flat_map(|worker| worker.join().expect("checking a line does not panic")).collect()
+    })
+}
+
+/// Checks what line `number` (from 0) says alone; `None` for a blank line.
+fn check_line(number: usize, line: &str, checkpoint: &Checkpoint) -> Result<Option<CheckedLine>, Finding> {
+    if line.trim().is_empty() {
+        return Ok(None);
+    }
+    let line: ExportLine = serde_json::from_str(line)
+        .map_err(|error| finding(None, Problem::Changed, format!("line {} is not an export line: {error}", number + 1)))?;
+    let seq = line.event.seq;
+    if !checkpoint.origin.ends_with(&format!("/{}", line.event.workspace)) {
+        return Err(other_workspace(seq, &line.event.workspace, checkpoint));
+    }
+    if line.tree_size != checkpoint.size {
+        return Err(finding(
+            Some(seq),
+            Problem::RootMismatch,
+            format!(
+                "the export was taken at tree size {}, the checkpoint is for size {}; fetch the checkpoint with ?size={}",
+                line.tree_size, checkpoint.size, line.tree_size
+            ),
+        ));
+    }
+    let changed = |message: String| finding(Some(seq), Problem::Changed, message);
+    line.commitments.check_values(&line.event.body).map_err(|error| changed(format!("seq {seq}: {error}")))?;
+    let recomputed =
+        event_leaf_hash(&line.event, &line.commitments).map_err(|error| changed(format!("seq {seq}: {error}")))?;
+    let proven = line.proof.as_ref().map(|proof| {
+        let proof: Vec<Hash> = proof
+            .iter()
+            .map(|hash| {
+                decode_hash(hash).ok_or_else(|| changed(format!("seq {seq}: a proof hash is not base64 of 32 bytes")))
+            })
+            .collect::<Result<_, _>>()?;
+        verify_inclusion(&recomputed, seq, checkpoint.size, &proof, &checkpoint.root).map_err(|error| {
+            changed(format!(
+                "seq {seq} is not in the checkpoint's tree as exported ({error}); leaf {}",
+                encode_hash(&recomputed)
+            ))
+        })
+    });
+    let logged = decode_hash(&line.event.leaf_hash);
+    Ok(Some(CheckedLine { seq, workspace: line.event.workspace, recomputed, logged, proven }))
+}
+
+fn other_workspace(seq: u64, workspace: &str, checkpoint: &Checkpoint) -> Finding {
+    finding(
+        Some(seq),
+        Problem::Changed,
+        format!("seq {seq} belongs to workspace {workspace}, not to the checkpoint's log {}", checkpoint.origin),
+    )
+}
+
+/// What the lines checked so far say together.
+struct ExportState {
+    /// The whole log, rebuilt, when lines carry no proofs.
+    full: Option<LogVerifier>,
+    /// Whether lines carry proofs.
+    partial: bool,
+    /// The checkpoint's tree size.
+    size: u64,
+    events: u64,
+    workspace: Option<String>,
+}
+
+impl ExportState {
+    /// Takes the next line, checked alone, in order.
+    fn take(&mut self, line: CheckedLine) -> Result<(), Finding> {
+        let seq = line.seq;
+        let first_workspace = self.workspace.get_or_insert_with(|| line.workspace.clone());
+        if *first_workspace != line.workspace {
             return Err(finding(
                 Some(seq),
                 Problem::Changed,
-                format!(
-                    "seq {seq} belongs to workspace {}, not to the checkpoint's log {}",
-                    line.event.workspace, checkpoint.origin
-                ),
-            ));
-        }
-        if line.tree_size != checkpoint.size {
-            return Err(finding(
-                Some(seq),
-                Problem::RootMismatch,
-                format!(
-                    "the export was taken at tree size {}, the checkpoint is for size {}; fetch the checkpoint with ?size={}",
-                    line.tree_size, checkpoint.size, line.tree_size
-                ),
+                format!("seq {seq} belongs to workspace {}, not to {first_workspace} like the first line", line.workspace),
             ));
         }
         let changed = |message: String| finding(Some(seq), Problem::Changed, message);
-        line.commitments.check_values(&line.event.body).map_err(|error| changed(format!("seq {seq}: {error}")))?;
-        let recomputed =
-            event_leaf_hash(&line.event, &line.commitments).map_err(|error| changed(format!("seq {seq}: {error}")))?;
-        events += 1;
-        match &line.proof {
-            Some(proof) => {
-                if full.is_some() {
+        self.events += 1;
+        match line.proven {
+            Some(proven) => {
+                if self.full.is_some() {
                     return Err(changed(format!("seq {seq} carries a proof in an export without proofs")));
                 }
-                partial = true;
-                let proof: Vec<Hash> = proof
-                    .iter()
-                    .map(|hash| {
-                        decode_hash(hash)
-                            .ok_or_else(|| changed(format!("seq {seq}: a proof hash is not base64 of 32 bytes")))
-                    })
-                    .collect::<Result<_, _>>()?;
-                verify_inclusion(&recomputed, seq, checkpoint.size, &proof, &checkpoint.root).map_err(|error| {
-                    changed(format!(
-                        "seq {seq} is not in the checkpoint's tree as exported ({error}); leaf {}",
-                        encode_hash(&recomputed)
-                    ))
-                })?;
+                self.partial = true;
+                proven
             }
-            None if partial => return Err(changed(format!("seq {seq} carries no proof in an export with proofs"))),
+            None if self.partial => Err(changed(format!("seq {seq} carries no proof in an export with proofs"))),
             None => {
-                let verifier = full.get_or_insert_with(|| LogVerifier::new(checkpoint.size));
-                verifier.entry(seq, recomputed, decode_hash(&line.event.leaf_hash))?;
+                let verifier = self.full.get_or_insert_with(|| LogVerifier::new(self.size));
+                verifier.entry(seq, line.recomputed, line.logged)
             }
         }
     }
-    match full {
-        Some(verifier) => Ok(ExportReport { events: verifier.finish(&checkpoint.root)?, complete: true }),
-        None if partial => Ok(ExportReport { events, complete: false }),
-        None => LogVerifier::new(checkpoint.size)
-            .finish(&checkpoint.root)
-            .map(|_| ExportReport { events: 0, complete: true }),
+
+    /// The verdict once every line is taken.
+    fn finish(self, checkpoint: &Checkpoint) -> Result<ExportReport, Finding> {
+        match self.full {
+            Some(verifier) => Ok(ExportReport { events: verifier.finish(&checkpoint.root)?, complete: true }),
+            None if self.partial => Ok(ExportReport { events: self.events, complete: false }),
+            None => LogVerifier::new(checkpoint.size)
+                .finish(&checkpoint.root)
+                .map(|_| ExportReport { events: 0, complete: true }),
+        }
     }
 }
-
 /// The columns of a CSV export, in order: the seeds' table plus what identifies
 /// each event.
 pub const CSV_COLUMNS: [&str; 14] = [

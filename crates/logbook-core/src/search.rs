@@ -8,8 +8,10 @@
 //! of its words is a prefix of some word of the event.
 //!
 //! A quoted phrase of the query language matches when its words appear, whole and
-//! in order, inside one of those parts: [`search_text`] lays the parts out so that
-//! a phrase is a plain substring search ([`phrase_pattern`]).
+//! in order, inside one of those parts. [`search_text`] lays the parts out so that
+//! both are plain substring searches: a word prefix follows a space
+//! ([`word_prefix_pattern`]), a phrase sits between spaces ([`phrase_pattern`]).
+//! Storage keeps that text beside each event, so free text costs no index rows.
 
 use std::collections::BTreeSet;
 
@@ -66,6 +68,12 @@ pub fn phrase_pattern(phrase: &[String]) -> String {
     format!(" {} ", phrase.join(" "))
 }
 
+/// What a [`search_text`] contains when one of its words starts with `term`
+/// (`" ana"`): every word follows a space, and a term has no spaces.
+pub fn word_prefix_pattern(term: &str) -> String {
+    format!(" {term}")
+}
+
 /// Whether every search word is a prefix of one of the event's words.
 pub fn matches_words(terms: &[String], words: &BTreeSet<String>) -> bool {
     terms.iter().all(|term| words.range(term.clone()..).next().is_some_and(|word| word.starts_with(term.as_str())))
@@ -107,5 +115,15 @@ mod tests {
         check(&["lee", "ana"], false);
         check(&["stat"], false);
         check(&["lee", "open"], false);
+    }
+
+    #[test]
+    fn a_word_prefix_in_the_search_text_is_a_prefix_of_one_of_the_words() {
+        let text = " ticket status changed \n ana lee \n open \n";
+        let words: BTreeSet<String> = text.split_whitespace().map(String::from).collect();
+        for term in ["t", "tick", "ticket", "ickets", "status", "sta", "tus", "ana", "lee", "le", "open", "pen", "x"] {
+            let in_text = text.contains(&word_prefix_pattern(term));
+            assert_eq!(in_text, matches_words(&[term.to_string()], &words), "{term}");
+        }
     }
 }

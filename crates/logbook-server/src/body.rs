@@ -21,10 +21,26 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 /// Reads a JSON body of at most [`MAX_BODY_BYTES`] as a JSON value.
 pub async fn json_value(headers: &HeaderMap, body: Body) -> Result<Value, ApiError> {
+    json_value_within(headers, body, MAX_BODY_BYTES).await
+}
+
+/// How many bytes a body may hold at most, as far as is known before reading it:
+/// its `Content-Length`, within [`MAX_BODY_BYTES`].
+pub fn body_size_bound(body: &Body) -> usize {
+    use axum::body::HttpBody;
+    body.size_hint()
+        .upper()
+        .and_then(|upper| usize::try_from(upper).ok())
+        .map_or(MAX_BODY_BYTES, |upper| upper.min(MAX_BODY_BYTES))
+}
+
+/// Reads a JSON body of at most `limit` bytes (itself at most
+/// [`MAX_BODY_BYTES`]) as a JSON value.
+pub async fn json_value_within(headers: &HeaderMap, body: Body, limit: usize) -> Result<Value, ApiError> {
     if !is_json(headers) {
         return Err(ApiError::unsupported_media_type());
     }
-    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+    let bytes = axum::body::to_bytes(body, limit.min(MAX_BODY_BYTES))
         .await
         .map_err(|_| ApiError::too_large(format!("the request body is larger than {MAX_BODY_BYTES} bytes")))?;
     serde_json::from_slice(&bytes).map_err(|error| ApiError::malformed(format!("the body is not valid JSON: {error}")))

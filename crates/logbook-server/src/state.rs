@@ -21,13 +21,17 @@ pub struct ServerConfig {
     pub log_name: String,
     /// The 32-byte seed of the Ed25519 key that signs checkpoints.
     pub log_key_seed: [u8; 32],
-    /// How many events may wait to be written at once; ingest beyond this
-    /// answers 429 with `Retry-After` (at least one full batch).
-    pub ingest_backlog: usize,
+    /// How many bytes of ingest request bodies may be in the server at once, from
+    /// reading to the end of their write (at least one full body). Ingest beyond
+    /// it waits a moment for room, then answers 429 with `Retry-After`.
+    pub ingest_backlog_bytes: usize,
 }
 
-/// The default ingest backlog: a hundred full batches.
-pub const DEFAULT_INGEST_BACKLOG: usize = 100 * crate::routes::events::MAX_BATCH;
+/// The default ingest backlog: 8 MiB of request bodies, about 6,000 events, or
+/// eight full batches: enough to keep the writer busy (a commit takes up to
+/// 16,384 events) while the server stays near 200 MB however many clients send.
+/// Parsed events take about seven times the room of their JSON.
+pub const DEFAULT_INGEST_BACKLOG_BYTES: usize = 8 * 1024 * 1024;
 
 /// The shared state of all handlers; cheap to clone.
 #[derive(Clone)]
@@ -55,7 +59,7 @@ impl AppState {
         let cursor_secret = storage.secret("cursor-hmac", random_bytes(32)).await?;
         let viewer_secret = storage.secret("viewer-token-hmac", random_bytes(32)).await?;
         let backlog =
-            config.ingest_backlog.clamp(crate::routes::events::MAX_BATCH, tokio::sync::Semaphore::MAX_PERMITS);
+            config.ingest_backlog_bytes.clamp(crate::body::MAX_BODY_BYTES, tokio::sync::Semaphore::MAX_PERMITS);
         Ok(AppState {
             inner: Arc::new(Inner {
                 storage,
@@ -96,13 +100,13 @@ impl AppState {
         &self.inner.throttle
     }
 
-    /// Room for events waiting to be written: ingest takes a permit per event
-    /// for as long as its append runs, and answers 429 when none is left.
+    /// Room for ingest requests: each takes a permit per byte of its body before
+    /// reading it, and holds them until its write ends.
     pub fn ingest_backlog(&self) -> &Arc<tokio::sync::Semaphore> {
         &self.inner.ingest_backlog
     }
 
-    /// How many events the backlog holds when full.
+    /// How many bytes the backlog holds when full.
     pub fn ingest_backlog_size(&self) -> usize {
         self.inner.ingest_backlog_size
     }

@@ -384,10 +384,12 @@ async fn a_full_backlog_answers_429_and_stores_nothing(backend: Backend) {
     let publisher = app.key("acme", Role::Publisher).to_string();
     let path = "/v1/workspaces/acme/events";
     let one = || json!({"action": "ticket.created", "actor": {"id": "U-1"}, "target": {"type": "ticket", "id": "T-1"}});
-    // The writer is behind: all but 9 places of the backlog are taken.
+    // The writer is behind: all but 500 bytes of the backlog are taken. A batch
+    // of ten events (about 1 KB) waits a moment for room, then is refused.
     let backlog = app.state.ingest_backlog_size();
-    let taken = app.state.ingest_backlog().clone().try_acquire_many_owned(backlog as u32 - 9).unwrap();
+    let taken = app.state.ingest_backlog().clone().try_acquire_many_owned(backlog as u32 - 500).unwrap();
     let batch = json!({"events": (0..10).map(|_| one()).collect::<Vec<_>>()});
+    assert!(batch.to_string().len() > 500 && one().to_string().len() < 500);
     let refused = app.call(Method::POST, path, Some(&publisher), Some(batch.clone())).await;
     assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{refused:?}");
     assert_eq!(refused.code(), Some("slow_down"));

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use logbook_core::filter::value_text;
 use logbook_core::integrity::{LeafPosition, leaf_hash};
-use logbook_core::search::{search_text, searchable_words};
+use logbook_core::search::search_text;
 use logbook_tlog::Hash;
 use logbook_tlog::tree::{NodeId, RightEdge};
 
@@ -27,7 +27,7 @@ pub(crate) struct EventRow<'a> {
     pub(crate) personal_json: String,
     /// Its leaf hash.
     pub(crate) leaf: Hash,
-    /// The text quoted phrases are found in.
+    /// The text free text and quoted phrases are found in.
     pub(crate) search_text: String,
 }
 
@@ -37,13 +37,6 @@ pub(crate) struct RecordRow {
     pub(crate) record_type: String,
     pub(crate) record_id: String,
     pub(crate) occurred_at: i64,
-    pub(crate) received_at: i64,
-}
-
-/// One row of the word index.
-pub(crate) struct WordRow {
-    pub(crate) seq: i64,
-    pub(crate) word: String,
     pub(crate) received_at: i64,
 }
 
@@ -61,7 +54,6 @@ pub(crate) struct ChangeRow {
 pub(crate) struct AppendPlan<'a> {
     pub(crate) events: Vec<EventRow<'a>>,
     pub(crate) records: Vec<RecordRow>,
-    pub(crate) words: Vec<WordRow>,
     pub(crate) changes: Vec<ChangeRow>,
     /// The tree nodes that became complete, level 0 (the leaves) included.
     pub(crate) nodes: Vec<(NodeId, Hash)>,
@@ -85,7 +77,6 @@ pub(crate) fn plan_append<'a>(
     let mut plan = AppendPlan {
         events: Vec::with_capacity(events.len()),
         records: Vec::new(),
-        words: Vec::new(),
         changes: Vec::new(),
         nodes: Vec::new(),
         answers: Vec::with_capacity(events.len()),
@@ -118,9 +109,6 @@ pub(crate) fn plan_append<'a>(
                 occurred_at,
                 received_at,
             });
-        }
-        for word in searchable_words(body) {
-            plan.words.push(WordRow { seq, word, received_at });
         }
         for (position, change) in body.changes.iter().enumerate() {
             plan.changes.push(ChangeRow {

@@ -76,6 +76,12 @@ fn write_value(out: &mut String, value: &Value) -> Result<(), CanonicalError> {
 /// Appends `s` as a JSON string, escaping only what RFC 8785 §3.2.2.2 requires.
 fn write_string(out: &mut String, s: &str) {
     out.push('"');
+    // Most strings need no escape at all: copy them whole.
+    if !s.bytes().any(|byte| byte == b'"' || byte == b'\\' || byte < 0x20) {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),

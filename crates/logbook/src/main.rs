@@ -72,10 +72,11 @@ pub struct ServeArgs {
     /// start. Default: `log-key` in the data directory.
     #[arg(long, env = "LOGBOOK_LOG_KEY_FILE")]
     pub log_key_file: Option<PathBuf>,
-    /// How many events may wait to be written at once before ingest answers 429
-    /// with `Retry-After` (at least 1000).
-    #[arg(long, env = "LOGBOOK_INGEST_BACKLOG", default_value_t = logbook_server::state::DEFAULT_INGEST_BACKLOG)]
-    pub ingest_backlog: usize,
+    /// How many MiB of ingest request bodies may be in the server at once, from
+    /// reading to the end of their write (at least 1). Ingest beyond it waits up
+    /// to a second for room, then answers 429 with `Retry-After`.
+    #[arg(long, env = "LOGBOOK_INGEST_BACKLOG_MIB", default_value_t = logbook_server::state::DEFAULT_INGEST_BACKLOG_BYTES / (1024 * 1024))]
+    pub ingest_backlog_mib: usize,
     /// How many events the demo workspace gets when it is first created.
     #[arg(long, default_value_t = 50_000, hide = true)]
     pub demo_events: usize,

@@ -50,7 +50,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         limits: Limits::default(),
         log_name: args.log_name.clone(),
         log_key_seed,
-        ingest_backlog: args.ingest_backlog,
+        ingest_backlog_bytes: args.ingest_backlog_mib.saturating_mul(1024 * 1024),
     };
     let state = AppState::new(storage, config).await?;
 

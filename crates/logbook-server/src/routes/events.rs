@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use crate::audit::{AuditEvent, actor_of, record};
 use crate::auth::{authorized, random_salt, workspace_access};
-use crate::body::json_value;
+use crate::body::{body_size_bound, json_value_within};
 use crate::caller::Caller;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::routes::filters::{FeedParams, query_params, readable_categories, visible_filter};
@@ -27,6 +27,10 @@ use crate::state::AppState;
 
 /// The most events one ingest request may carry.
 pub const MAX_BATCH: usize = 1000;
+
+/// How long an ingest request waits for room in the backlog before it is
+/// answered 429.
+const BACKLOG_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// An event as a client sends it (documentation of the ingest body).
 #[allow(dead_code)]
@@ -118,7 +122,23 @@ pub async fn ingest(
 ) -> Result<(StatusCode, Json<IngestResponse>), ApiError> {
     let (_, workspace) = authorized(&state, &headers, &workspace, Permission::Ingest).await?;
     let received_at = state.now();
-    let value = json_value(&headers, body).await?;
+    // Backpressure: a request takes room for its body before reading it and
+    // keeps it until its write ends, so the events in the server stay bounded
+    // however many clients send. When the writer is behind, requests wait their
+    // turn for a moment, then hear 429 with nothing stored.
+    let reserved = body_size_bound(&body);
+    let permits = u32::try_from(reserved).unwrap_or(u32::MAX);
+    let _backlog = tokio::time::timeout(BACKLOG_WAIT, state.ingest_backlog().clone().acquire_many_owned(permits))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .ok_or_else(|| {
+            ApiError::slow_down(format!(
+                "Logbook is writing a backlog of {} MiB of events; nothing was stored, retry after a second",
+                state.ingest_backlog_size() / (1024 * 1024)
+            ))
+        })?;
+    let value = json_value_within(&headers, body, reserved).await?;
     let items: Vec<Value> = match value {
         Value::Object(mut object) if object.contains_key("events") => match object.remove("events") {
             Some(Value::Array(items)) if object.is_empty() => items,
@@ -156,16 +176,9 @@ pub async fn ingest(
     if !issues.is_empty() {
         return Err(ApiError::invalid_events(issues));
     }
-    // Backpressure: each event holds a permit until it is written, so that a
-    // writer that falls behind slows clients down instead of queueing without
-    // bound. Nothing is stored when the answer is 429.
-    let count = u32::try_from(events.len()).unwrap_or(u32::MAX);
-    let _backlog = state.ingest_backlog().clone().try_acquire_many_owned(count).map_err(|_| {
-        ApiError::slow_down(format!(
-            "Logbook is writing a backlog of {} events; nothing was stored, retry after a second",
-            state.ingest_backlog_size()
-        ))
-    })?;
+    // The parsed JSON is several times the size of the events made from it; it
+    // must not wait for the writer with them.
+    drop(items);
     let appended = state.storage().append(&workspace.id, events).await?;
     let events = appended
         .into_iter()

@@ -134,7 +134,7 @@ impl TestApp {
             limits: Limits::default(),
             log_name: LOG_NAME.into(),
             log_key_seed: [7; 32],
-            ingest_backlog: logbook_server::state::DEFAULT_INGEST_BACKLOG,
+            ingest_backlog_bytes: logbook_server::state::DEFAULT_INGEST_BACKLOG_BYTES,
         };
         let state = AppState::new(storage.clone(), config).await.expect("state");
         // Requests seem to come from PEER, as they would through a real socket.

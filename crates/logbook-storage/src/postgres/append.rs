@@ -98,19 +98,6 @@ async fn write_plan(client: &impl GenericClient, workspace: &str, plan: &AppendP
         .await
         .map_err(backend)?;
     }
-    if !plan.words.is_empty() {
-        let seqs: Vec<i64> = plan.words.iter().map(|row| row.seq).collect();
-        let words: Vec<&str> = plan.words.iter().map(|row| row.word.as_str()).collect();
-        let received: Vec<i64> = plan.words.iter().map(|row| row.received_at).collect();
-        insert(
-            client,
-            "INSERT INTO event_words (workspace, seq, word, received_at)
-             SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::bigint[])",
-            &[&workspace, &seqs, &words, &received],
-        )
-        .await
-        .map_err(backend)?;
-    }
     if !plan.changes.is_empty() {
         let changes = &plan.changes;
         let seqs: Vec<i64> = changes.iter().map(|row| row.seq).collect();

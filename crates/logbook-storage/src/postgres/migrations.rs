@@ -9,8 +9,11 @@ use super::backend;
 use crate::model::StorageError;
 
 /// The migrations, in order.
-const MIGRATIONS: [&str; 2] =
-    [include_str!("migrations/0001_initial.sql"), include_str!("migrations/0002_events_by_category.sql")];
+const MIGRATIONS: [&str; 3] = [
+    include_str!("migrations/0001_initial.sql"),
+    include_str!("migrations/0002_events_by_category.sql"),
+    include_str!("migrations/0003_no_word_index.sql"),
+];
 
 /// The advisory lock key that serializes schema changes (ASCII "Logbook" + 1).
 pub(super) const SCHEMA_LOCK: i64 = 0x4c6f_6762_6f6f_6b01;

@@ -23,7 +23,7 @@ use super::migrations::SCHEMA_LOCK;
 use crate::model::StorageError;
 
 /// The tables partitioned by `received_at`.
-pub(super) const PARTITIONED_TABLES: [&str; 4] = ["events", "event_changes", "event_records", "event_words"];
+pub(super) const PARTITIONED_TABLES: [&str; 3] = ["events", "event_changes", "event_records"];
 
 /// How many months after the current one get their partitions ahead.
 pub(super) const MONTHS_AHEAD: i32 = 3;

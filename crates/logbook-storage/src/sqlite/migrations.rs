@@ -20,10 +20,11 @@ struct Migration {
 }
 
 /// The migrations, in order.
-const MIGRATIONS: [Migration; 3] = [
+const MIGRATIONS: [Migration; 4] = [
     Migration { script: include_str!("migrations/0001_initial.sql"), fill: None },
     Migration { script: include_str!("migrations/0002_search_text.sql"), fill: Some(fill_search_text) },
     Migration { script: include_str!("migrations/0003_events_by_category.sql"), fill: None },
+    Migration { script: include_str!("migrations/0004_no_word_index.sql"), fill: None },
 ];
 
 /// Applies the migrations the database has not had, each in one transaction.

@@ -6,6 +6,7 @@
 //! ([`writer`]); reads use a pool of read-only connections ([`pool`]). Commits use
 //! `synchronous = FULL`, so a commit has reached the disk when `append` returns.
 
+mod checkpointer;
 mod migrations;
 #[cfg(test)]
 mod plan_tests;
@@ -31,6 +32,7 @@ use crate::rows::{
     KEY_COLUMNS, KeyColumns, WORKSPACE_COLUMNS, WorkspaceColumns, corrupt, size_beyond_log, to_event, to_hash, to_json,
     to_key, to_unsigned, to_workspace, tree_error,
 };
+use checkpointer::Checkpointer;
 use pool::ReadPool;
 use writer::Writer;
 
@@ -70,12 +72,20 @@ impl SqliteStorage {
                 "PRAGMA journal_mode = WAL;
                  PRAGMA synchronous = FULL;
                  PRAGMA foreign_keys = ON;
-                 PRAGMA busy_timeout = 5000;",
+                 PRAGMA busy_timeout = 5000;
+                 PRAGMA cache_size = -65536;
+                 PRAGMA temp_store = MEMORY;
+                 PRAGMA wal_autocheckpoint = 0;",
             )
             .map_err(backend)?;
         connection.set_prepared_statement_cache_capacity(64);
         migrations::migrate(&connection)?;
-        Ok(SqliteStorage { writer: Writer::start(connection), readers: ReadPool::new(path.clone()), path })
+        let checkpointer = Checkpointer::start(&path)?;
+        Ok(SqliteStorage {
+            writer: Writer::start(connection, checkpointer),
+            readers: ReadPool::new(path.clone()),
+            path,
+        })
     }
 
     /// The database file.
@@ -250,12 +260,6 @@ fn write_plan(connection: &Connection, workspace: &str, plan: &AppendPlan<'_>) -
         insert_record
             .execute(params![workspace, record.record_type, record.record_id, record.occurred_at, record.seq])
             .map_err(backend)?;
-    }
-    let mut insert_word = connection
-        .prepare_cached("INSERT INTO event_words (workspace, seq, word) VALUES (?1, ?2, ?3)")
-        .map_err(backend)?;
-    for word in &plan.words {
-        insert_word.execute(params![workspace, word.seq, word.word]).map_err(backend)?;
     }
     let mut insert_change = connection
         .prepare_cached(
@@ -432,7 +436,7 @@ impl Storage for SqliteStorage {
 
     async fn append(&self, workspace: &str, events: Vec<NewEvent>) -> Result<Vec<Appended>, StorageError> {
         let workspace = workspace.to_string();
-        self.writer.write(move |connection| append_events(connection, &workspace, &events)).await
+        self.writer.write_weighted(events.len(), move |connection| append_events(connection, &workspace, &events)).await
     }
 
     async fn query(&self, workspace: &str, query: &EventQuery) -> Result<Vec<Event>, StorageError> {
