@@ -25,6 +25,50 @@ pub struct ExportLine {
     pub proof: Option<Vec<String>>,
 }
 
+/// The parts of a stored event a line of a full export is made of.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredLineParts<'a> {
+    /// The event's id.
+    pub id: &'a str,
+    /// Its workspace.
+    pub workspace: &'a str,
+    /// Its position.
+    pub seq: u64,
+    /// Base64 of the tree's leaf at `seq` (empty where the tree has none).
+    pub leaf_hash: &'a str,
+    /// The event's body as stored: the compact JSON of an [`crate::EventBody`].
+    pub body_json: &'a str,
+    /// Its commitments as stored: the compact JSON of [`Commitments`].
+    pub commitments_json: &'a str,
+    /// The size of the tree the export is taken at.
+    pub tree_size: u64,
+}
+
+/// Appends the [`ExportLine`] of a stored event to `out`, newline included,
+/// from the JSON its row holds, without parsing it: the bytes are those
+/// `serde_json` writes for the parsed line. Answers `false`, writing nothing,
+/// when a part is not one line of a JSON object (a row changed behind
+/// Logbook's back); the caller then reads the row instead.
+pub fn splice_export_line(out: &mut Vec<u8>, parts: &StoredLineParts<'_>) -> bool {
+    let one_line_object = |json: &str| json.starts_with('{') && json.ends_with('}') && !json.contains('\n');
+    if parts.body_json.len() <= 2 || !one_line_object(parts.body_json) || !one_line_object(parts.commitments_json) {
+        return false;
+    }
+    let write_str = |out: &mut Vec<u8>, text: &str| serde_json::to_writer(out, text).expect("writing to a Vec");
+    out.extend_from_slice(b"{\"id\":");
+    write_str(out, parts.id);
+    out.extend_from_slice(b",\"workspace\":");
+    write_str(out, parts.workspace);
+    out.extend_from_slice(format!(",\"seq\":{},\"leaf_hash\":", parts.seq).as_bytes());
+    write_str(out, parts.leaf_hash);
+    out.push(b',');
+    out.extend_from_slice(&parts.body_json.as_bytes()[1..parts.body_json.len() - 1]);
+    out.extend_from_slice(b",\"commitments\":");
+    out.extend_from_slice(parts.commitments_json.as_bytes());
+    out.extend_from_slice(format!(",\"tree_size\":{}}}\n", parts.tree_size).as_bytes());
+    true
+}
+
 /// The outcome of checking an export.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportReport {
@@ -107,8 +151,9 @@ fn check_line(number: usize, line: &str, checkpoint: &Checkpoint) -> Result<Opti
     if line.trim().is_empty() {
         return Ok(None);
     }
-    let line: ExportLine = serde_json::from_str(line)
-        .map_err(|error| finding(None, Problem::Changed, format!("line {} is not an export line: {error}", number + 1)))?;
+    let line: ExportLine = serde_json::from_str(line).map_err(|error| {
+        finding(None, Problem::Changed, format!("line {} is not an export line: {error}", number + 1))
+    })?;
     let seq = line.event.seq;
     if !checkpoint.origin.ends_with(&format!("/{}", line.event.workspace)) {
         return Err(other_workspace(seq, &line.event.workspace, checkpoint));
@@ -174,7 +219,10 @@ impl ExportState {
             return Err(finding(
                 Some(seq),
                 Problem::Changed,
-                format!("seq {seq} belongs to workspace {}, not to {first_workspace} like the first line", line.workspace),
+                format!(
+                    "seq {seq} belongs to workspace {}, not to {first_workspace} like the first line",
+                    line.workspace
+                ),
             ));
         }
         let changed = |message: String| finding(Some(seq), Problem::Changed, message);
@@ -280,6 +328,43 @@ pub fn csv_line(event: &Event, label: &str, description: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_spliced_line_is_the_line_serde_writes() {
+        let body: crate::EventBody = serde_json::from_value(serde_json::json!({
+            "action": "ticket.status_changed", "category": "activity",
+            "occurred_at": "2026-01-31T12:00:00.000Z", "received_at": "2026-01-31T12:00:01.000Z",
+            "actor": {"type": "user", "id": "U-1", "name": "Ana \"Lee\""},
+            "target": {"type": "ticket", "id": "T-1"},
+            "changes": [{"field": "status", "from": "open", "to": "solved"}],
+            "context": {"ip": "10.0.0.1"}, "metadata": {"n": 1.5}
+        }))
+        .unwrap();
+        let commitments = Commitments::commit(&body, || [7; 32]);
+        let event =
+            Event { id: "e-1".into(), workspace: "acme\\x".into(), seq: 41, leaf_hash: "bGVhZg==".into(), body };
+        let line = ExportLine { event, commitments, tree_size: 42, proof: None };
+        let body_json = serde_json::to_string(&line.event.body).unwrap();
+        let commitments_json = serde_json::to_string(&line.commitments).unwrap();
+        let parts = StoredLineParts {
+            id: &line.event.id,
+            workspace: &line.event.workspace,
+            seq: line.event.seq,
+            leaf_hash: &line.event.leaf_hash,
+            body_json: &body_json,
+            commitments_json: &commitments_json,
+            tree_size: line.tree_size,
+        };
+        let mut spliced = Vec::new();
+        assert!(splice_export_line(&mut spliced, &parts));
+        assert_eq!(String::from_utf8(spliced).unwrap(), format!("{}\n", serde_json::to_string(&line).unwrap()));
+        // A row changed into something else is left to be read.
+        for body_json in ["{}", "[1]", "{\"a\":\n1}", ""] {
+            let mut out = Vec::new();
+            assert!(!splice_export_line(&mut out, &StoredLineParts { body_json, ..parts }), "{body_json}");
+            assert!(out.is_empty());
+        }
+    }
 
     fn check(input: &str, expected: &str) {
         assert_eq!(csv_cell(input), expected, "cell {input:?}");

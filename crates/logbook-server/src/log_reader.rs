@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use logbook_storage::{Hash, LogEntry, StorageError};
+use logbook_storage::{Hash, LogEntry, StorageError, StoredEvent};
 
 use crate::state::AppState;
 
@@ -23,38 +23,44 @@ impl<'a> LogReader<'a> {
         LogReader { state, workspace, size, chunk, from: 0 }
     }
 
-    /// The next stored events below the size, each with the tree's leaf at its
-    /// `seq` (`None` where the tree has none); empty when done. Rows may be
+    /// The next stored events below the size, read, each with the tree's leaf at
+    /// its `seq` (`None` where the tree has none); empty when done. Rows may be
     /// missing: callers see the gap in the `seq`s.
     pub async fn next_chunk(&mut self) -> Result<Vec<(LogEntry, Option<Hash>)>, StorageError> {
+        let stored = self.next_stored_chunk().await?;
+        stored.into_iter().map(|(row, leaf)| Ok((row.parse(self.workspace)?, leaf))).collect()
+    }
+
+    /// [`LogReader::next_chunk`], the rows as stored, not read.
+    pub async fn next_stored_chunk(&mut self) -> Result<Vec<(StoredEvent, Option<Hash>)>, StorageError> {
         if self.from >= self.size {
             return Ok(Vec::new());
         }
         let storage = self.state.storage();
-        let entries = storage.log_entries(self.workspace, self.from, self.chunk).await?;
-        let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+        let rows = storage.stored_events(self.workspace, self.from, self.chunk).await?;
+        let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
             self.from = self.size;
             return Ok(Vec::new());
         };
-        let (first, last) = (first.event.seq, last.event.seq.min(self.size.saturating_sub(1)));
+        let (first, last) = (first.seq, last.seq.min(self.size.saturating_sub(1)));
         let span = usize::try_from(last.saturating_sub(first) + 1).unwrap_or(usize::MAX);
         let leaves: HashMap<u64, Hash> = storage.tree_leaves(self.workspace, first, span).await?.into_iter().collect();
-        self.from = entries.last().map_or(self.size, |entry| entry.event.seq + 1);
-        Ok(entries
+        self.from = rows.last().map_or(self.size, |row| row.seq + 1);
+        Ok(rows
             .into_iter()
-            .take_while(|entry| entry.event.seq < self.size)
-            .map(|entry| {
-                let leaf = leaves.get(&entry.event.seq).copied();
-                (entry, leaf)
+            .take_while(|row| row.seq < self.size)
+            .map(|row| {
+                let leaf = leaves.get(&row.seq).copied();
+                (row, leaf)
             })
             .collect())
     }
 
-    /// Up to `limit` rows at or past the log's live size: no append made them, so
-    /// only tampering can have.
-    pub async fn orphans(&self, limit: usize) -> Result<Vec<LogEntry>, StorageError> {
+    /// Up to `limit` rows at or past the log's live size, as stored: no append
+    /// made them, so only tampering can have.
+    pub async fn orphans(&self, limit: usize) -> Result<Vec<StoredEvent>, StorageError> {
         let storage = self.state.storage();
         let live = storage.workspace(self.workspace).await?.map_or(self.size, |workspace| workspace.event_count);
-        storage.log_entries(self.workspace, live.max(self.size), limit).await
+        storage.stored_events(self.workspace, live.max(self.size), limit).await
     }
 }

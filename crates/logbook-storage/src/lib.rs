@@ -28,7 +28,9 @@ use async_trait::async_trait;
 use logbook_core::{Event, EventFilter, EventQuery, GroupBy, Timestamp, Workspace};
 
 pub use logbook_tlog::Hash;
-pub use model::{ApiKey, Appended, LogEntry, NewApiKey, NewEvent, NewWorkspace, StorageError, WorkspaceUpdate};
+pub use model::{
+    ApiKey, Appended, LogEntry, NewApiKey, NewEvent, NewWorkspace, StorageError, StoredEvent, WorkspaceUpdate,
+};
 
 /// Everything Logbook keeps, behind one interface.
 #[async_trait]
@@ -90,9 +92,19 @@ pub trait Storage: Send + Sync + 'static {
     /// The consistency proof between the trees of `from` and `to` leaves.
     async fn consistency_proof(&self, workspace: &str, from: u64, to: u64) -> Result<Vec<Hash>, StorageError>;
 
-    /// Up to `limit` stored events with `seq` ≥ `from_seq`, in `seq` order, with
-    /// their commitments: every row there is, whatever the tree says.
-    async fn log_entries(&self, workspace: &str, from_seq: u64, limit: usize) -> Result<Vec<LogEntry>, StorageError>;
+    /// Up to `limit` stored events with `seq` ≥ `from_seq`, in `seq` order, as
+    /// their rows hold them: every row there is, whatever the tree says.
+    async fn stored_events(
+        &self,
+        workspace: &str,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StorageError>;
+
+    /// [`Storage::stored_events`], read: each event with its commitments.
+    async fn log_entries(&self, workspace: &str, from_seq: u64, limit: usize) -> Result<Vec<LogEntry>, StorageError> {
+        self.stored_events(workspace, from_seq, limit).await?.iter().map(|stored| stored.parse(workspace)).collect()
+    }
 
     /// The commitments of the events at these positions (missing ones are left out).
     async fn commitments(

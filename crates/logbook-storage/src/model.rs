@@ -100,6 +100,33 @@ pub struct LogEntry {
     pub commitments: Commitments,
 }
 
+/// A stored event as its row holds it, not yet parsed: what a full export copies
+/// out without reading it (`logbook_core::export::splice_export_line`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    /// Its position.
+    pub seq: u64,
+    /// Its id.
+    pub id: String,
+    /// Its body as stored: the JSON of an `EventBody`.
+    pub body_json: String,
+    /// Its commitments as stored: the JSON of `Commitments`.
+    pub personal_json: String,
+    /// The copy of its leaf hash kept with the row.
+    pub leaf: Vec<u8>,
+}
+
+impl StoredEvent {
+    /// Reads the row; a row that does not parse is reported as corrupt.
+    pub fn parse(&self, workspace: &str) -> Result<LogEntry, StorageError> {
+        let seq = i64::try_from(self.seq).unwrap_or(i64::MAX);
+        let event = crate::rows::to_event(workspace, seq, self.id.clone(), &self.body_json, &self.leaf)?;
+        let commitments = serde_json::from_str(&self.personal_json)
+            .map_err(|error| crate::rows::corrupt(&format!("commitments of event {seq}"), error))?;
+        Ok(LogEntry { event, commitments })
+    }
+}
+
 /// What happened to one appended event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Appended {

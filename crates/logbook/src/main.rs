@@ -14,6 +14,12 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// mimalloc instead of the system allocator: the server and `verify` make many
+/// small, short-lived allocations on several threads, where glibc's malloc took
+/// about a third of the time (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Tamper-evident activity and audit logs for support and QA platforms.
 #[derive(Debug, Parser)]
 #[command(name = "logbook", version, about)]

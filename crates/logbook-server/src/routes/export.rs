@@ -14,10 +14,10 @@ use axum::http::HeaderValue;
 use axum::http::header::CONTENT_DISPOSITION;
 use axum::response::Response;
 use logbook_core::catalog::describe;
-use logbook_core::export::{ExportLine, csv_header, csv_line};
+use logbook_core::export::{ExportLine, StoredLineParts, csv_header, csv_line, splice_export_line};
 use logbook_core::integrity::encode_hash;
 use logbook_core::{Catalog, Category, Event, EventFilter, EventQuery, Order, Permission, Position, WorkspaceCatalog};
-use logbook_storage::StorageError;
+use logbook_storage::{Hash, StorageError, StoredEvent};
 use tokio::sync::mpsc;
 
 use crate::audit::{AuditEvent, actor_of, record};
@@ -26,7 +26,7 @@ use crate::caller::Caller;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::log_reader::LogReader;
 use crate::routes::filters::{FeedParams, query_params, visible_filter};
-use crate::routes::integrity::{LineSender, streamed_response};
+use crate::routes::integrity::{BatchedLines, LineSender, streamed_response};
 use crate::state::AppState;
 
 /// How many events an export reads at once.
@@ -106,43 +106,65 @@ pub async fn export(
 /// How many lines an export sent, and whether it reached its end.
 type Sent = (u64, bool);
 
-/// Sends one line; `false` when the client went away.
-async fn send(sender: &LineSender, line: &ExportLine) -> Result<bool, StorageError> {
-    let mut text = serde_json::to_string(line).map_err(|error| StorageError::Backend(error.to_string()))?;
-    text.push('\n');
-    Ok(sender.send(text).await.is_ok())
+/// Adds one line; `false` when the client went away.
+async fn send(lines: &mut BatchedLines<'_>, line: &ExportLine) -> Result<bool, StorageError> {
+    lines.push_json(line).await.map_err(|error| StorageError::Backend(error.to_string()))
+}
+
+/// Adds the line of a stored row with the tree's leaf at its position (`None`
+/// where the tree has none), copying the row's JSON as it is, which is several
+/// times faster than reading and writing it again. A row that is not what Logbook
+/// stores is read instead, and reported as corrupt if it cannot be.
+async fn send_stored(
+    lines: &mut BatchedLines<'_>,
+    workspace: &str,
+    row: &StoredEvent,
+    logged: Option<Hash>,
+    tree_size: u64,
+) -> Result<bool, StorageError> {
+    let leaf_hash = logged.as_ref().map(encode_hash).unwrap_or_default();
+    let parts = StoredLineParts {
+        id: &row.id,
+        workspace,
+        seq: row.seq,
+        leaf_hash: &leaf_hash,
+        body_json: &row.body_json,
+        commitments_json: &row.personal_json,
+        tree_size,
+    };
+    if let Some(spliced) = lines.push_with(|buffer| splice_export_line(buffer, &parts)).await {
+        return Ok(spliced);
+    }
+    let entry = row.parse(workspace)?;
+    let event = Event { leaf_hash, ..entry.event };
+    send(lines, &ExportLine { event, commitments: entry.commitments, tree_size, proof: None }).await
 }
 
 /// Every stored event in `seq` order, with the tree's leaf at its position, and
 /// then any row past the log's live size (which only tampering can put there).
 async fn export_log(state: &AppState, workspace: &str, size: u64, sender: &LineSender) -> Result<Sent, StorageError> {
+    let mut lines = BatchedLines::new(sender);
     let mut reader = LogReader::new(state, workspace, size, EXPORT_CHUNK);
     let mut rows = 0;
     loop {
-        let chunk = reader.next_chunk().await?;
+        let chunk = reader.next_stored_chunk().await?;
         if chunk.is_empty() {
             break;
         }
-        for (entry, logged) in chunk {
-            let mut event = entry.event;
-            event.leaf_hash = logged.as_ref().map(encode_hash).unwrap_or_default();
-            let line = ExportLine { event, commitments: entry.commitments, tree_size: size, proof: None };
-            if !send(sender, &line).await? {
+        for (row, logged) in chunk {
+            if !send_stored(&mut lines, workspace, &row, logged, size).await? {
                 return Ok((rows, false));
             }
             rows += 1;
         }
     }
     for orphan in reader.orphans(EXPORT_CHUNK).await? {
-        let mut event = orphan.event;
-        event.leaf_hash = String::new();
-        let line = ExportLine { event, commitments: orphan.commitments, tree_size: size, proof: None };
-        if !send(sender, &line).await? {
+        if !send_stored(&mut lines, workspace, &orphan, None, size).await? {
             return Ok((rows, false));
         }
         rows += 1;
     }
-    Ok((rows, true))
+    Ok((rows, lines.flush().await))
 }
 
 /// The events under a filter at a tree size, oldest first, a page at a time.
@@ -187,7 +209,8 @@ async fn export_csv(
     filter: EventFilter,
     sender: &LineSender,
 ) -> Result<Sent, StorageError> {
-    if sender.send(csv_header()).await.is_err() {
+    let mut lines = BatchedLines::new(sender);
+    if !lines.push_text(&csv_header()).await {
         return Ok((0, false));
     }
     let catalog = Catalog::new(catalog);
@@ -196,13 +219,13 @@ async fn export_csv(
     loop {
         let events = pages.next().await?;
         if events.is_empty() {
-            return Ok((rows, true));
+            return Ok((rows, lines.flush().await));
         }
         for event in events {
             let spec = catalog.lookup(&event.body.action);
             let label = spec.map_or(event.body.action.as_str(), |spec| spec.label.as_str());
             let line = csv_line(&event, label, &describe(&event.body, spec));
-            if sender.send(line).await.is_err() {
+            if !lines.push_text(&line).await {
                 return Ok((rows, false));
             }
             rows += 1;
@@ -219,12 +242,13 @@ async fn export_filtered(
     sender: &LineSender,
 ) -> Result<Sent, StorageError> {
     let storage = state.storage();
+    let mut lines = BatchedLines::new(sender);
     let mut pages = FilteredPages::new(state, workspace, size, filter);
     let mut rows = 0;
     loop {
         let events = pages.next().await?;
         if events.is_empty() {
-            return Ok((rows, true));
+            return Ok((rows, lines.flush().await));
         }
         let seqs = events.iter().map(|event| event.seq).collect();
         let mut commitments: HashMap<u64, _> = storage.commitments(workspace, seqs).await?.into_iter().collect();
@@ -232,7 +256,7 @@ async fn export_filtered(
             let proof = storage.inclusion_proof(workspace, event.seq, size).await?;
             let commitments = commitments.remove(&event.seq).unwrap_or_default();
             let proof = Some(proof.iter().map(encode_hash).collect());
-            if !send(sender, &ExportLine { event, commitments, tree_size: size, proof }).await? {
+            if !send(&mut lines, &ExportLine { event, commitments, tree_size: size, proof }).await? {
                 return Ok((rows, false));
             }
             rows += 1;

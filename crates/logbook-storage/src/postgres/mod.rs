@@ -32,7 +32,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::Storage;
 use crate::filter_sql::{self, Dialect, SqlValue};
-use crate::model::{ApiKey, Appended, LogEntry, NewApiKey, NewEvent, NewWorkspace, StorageError, WorkspaceUpdate};
+use crate::model::{ApiKey, Appended, NewApiKey, NewEvent, NewWorkspace, StorageError, StoredEvent, WorkspaceUpdate};
 use crate::rows::{
     KEY_COLUMNS, WORKSPACE_COLUMNS, corrupt, size_beyond_log, to_event, to_hash, to_json, to_key, to_unsigned,
     to_workspace,
@@ -290,7 +290,12 @@ impl Storage for PostgresStorage {
         self.read_tree(workspace, to, |read| tlog_tree::consistency_proof(from, to, read)).await
     }
 
-    async fn log_entries(&self, workspace: &str, from_seq: u64, limit: usize) -> Result<Vec<LogEntry>, StorageError> {
+    async fn stored_events(
+        &self,
+        workspace: &str,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StorageError> {
         let from_seq = i64::try_from(from_seq).unwrap_or(i64::MAX);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = self
@@ -302,9 +307,13 @@ impl Storage for PostgresStorage {
             .await?;
         rows.iter()
             .map(|row| {
-                let seq: i64 = row.get(0);
-                let event = to_event(workspace, seq, row.get(1), row.get(2), row.get(3))?;
-                Ok(LogEntry { event, commitments: commitments_of(seq, row.get(4))? })
+                Ok(StoredEvent {
+                    seq: to_unsigned(row.get(0), "seq")?,
+                    id: row.get(1),
+                    body_json: row.get(2),
+                    leaf: row.get(3),
+                    personal_json: row.get(4),
+                })
             })
             .collect()
     }

@@ -27,7 +27,7 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use crate::Storage;
 use crate::append_plan::{AppendPlan, plan_append};
 use crate::filter_sql::{self, Dialect, SqlValue};
-use crate::model::{ApiKey, Appended, LogEntry, NewApiKey, NewEvent, NewWorkspace, StorageError, WorkspaceUpdate};
+use crate::model::{ApiKey, Appended, NewApiKey, NewEvent, NewWorkspace, StorageError, StoredEvent, WorkspaceUpdate};
 use crate::rows::{
     KEY_COLUMNS, KeyColumns, WORKSPACE_COLUMNS, WorkspaceColumns, corrupt, size_beyond_log, to_event, to_hash, to_json,
     to_key, to_unsigned, to_workspace, tree_error,
@@ -516,7 +516,12 @@ impl Storage for SqliteStorage {
         self.read_tree(workspace, to, move |read| tree::consistency_proof(from, to, read)).await
     }
 
-    async fn log_entries(&self, workspace: &str, from_seq: u64, limit: usize) -> Result<Vec<LogEntry>, StorageError> {
+    async fn stored_events(
+        &self,
+        workspace: &str,
+        from_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StorageError> {
         let workspace = workspace.to_string();
         self.readers
             .read(move |connection| {
@@ -545,10 +550,8 @@ impl Storage for SqliteStorage {
                     )
                     .map_err(backend)?;
                 rows.map(|row| {
-                    let (seq, id, body, leaf, personal) = row.map_err(backend)?;
-                    let commitments: Commitments = serde_json::from_str(&personal)
-                        .map_err(|error| corrupt(&format!("commitments of event {seq}"), error))?;
-                    Ok(LogEntry { event: to_event(&workspace, seq, id, &body, &leaf)?, commitments })
+                    let (seq, id, body_json, leaf, personal_json) = row.map_err(backend)?;
+                    Ok(StoredEvent { seq: to_unsigned(seq, "seq")?, id, body_json, personal_json, leaf })
                 })
                 .collect()
             })
