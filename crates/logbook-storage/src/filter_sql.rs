@@ -45,6 +45,17 @@ impl Dialect {
         }
     }
 
+    /// How a row of a per-event table (`other`) joins its event (`event`): on the
+    /// workspace and `seq`, and on PostgreSQL also on the partition key, so that
+    /// each probe reads one monthly partition instead of every one.
+    fn same_event(self, other: &str, event: &str) -> String {
+        let keys = format!("{other}.workspace = {event}.workspace AND {other}.seq = {event}.seq");
+        match self {
+            Dialect::Sqlite => keys,
+            Dialect::Postgres => format!("{keys} AND {other}.received_at = {event}.received_at"),
+        }
+    }
+
     /// A condition that `haystack` contains `needle` (both SQL expressions).
     fn contains(self, haystack: &str, needle: &str) -> String {
         match self {
@@ -89,7 +100,7 @@ fn prefix_upper_bound(prefix: &str) -> String {
 /// (`e` or `r`) whose `occurred_at` and `seq` order it.
 struct Selection {
     dialect: Dialect,
-    from: &'static str,
+    from: String,
     ordering: &'static str,
     conditions: Vec<String>,
     parameters: Parameters,
@@ -165,9 +176,9 @@ fn selection(dialect: Dialect, workspace: &str, filter: &EventFilter, max_seq: O
             conditions.push(format!(
                 "r.workspace = {workspace} AND r.record_type = {record_type} AND r.record_id = {record_id}"
             ));
-            ("event_records r JOIN events e ON e.workspace = r.workspace AND e.seq = r.seq", "r")
+            (format!("event_records r JOIN events e ON {}", dialect.same_event("r", "e")), "r")
         }
-        None => ("events e", "e"),
+        None => ("events e".to_string(), "e"),
     };
     conditions.extend(filter_conditions(filter, ordering, &mut parameters));
     if let Some(max_seq) = max_seq {
@@ -190,7 +201,8 @@ fn filter_conditions(filter: &EventFilter, ordering: &str, parameters: &mut Para
         let record_type = bind(parameters, SqlValue::Text(record.record_type.clone()));
         let record_id = bind(parameters, SqlValue::Text(record.id.clone()));
         conditions.push(format!(
-            "EXISTS (SELECT 1 FROM event_records x WHERE x.workspace = e.workspace AND x.record_type = {record_type} AND x.record_id = {record_id} AND x.seq = e.seq)"
+            "EXISTS (SELECT 1 FROM event_records x WHERE {} AND x.record_type = {record_type} AND x.record_id = {record_id})",
+            parameters.dialect.same_event("x", "e")
         ));
     }
     // Every event has one of the categories, so asking for all of them is no
@@ -250,7 +262,7 @@ fn filter_conditions(filter: &EventFilter, ordering: &str, parameters: &mut Para
     // One change must meet every part given: a correlated EXISTS over the
     // event's changes.
     if !filter.change.is_empty() {
-        let mut parts = vec!["c.workspace = e.workspace".to_string(), "c.seq = e.seq".to_string()];
+        let mut parts = vec![parameters.dialect.same_event("c", "e")];
         for (column, value) in [
             ("c.field", &filter.change.field),
             ("c.from_value", &filter.change.from),

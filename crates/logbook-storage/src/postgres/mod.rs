@@ -72,6 +72,9 @@ fn key_row(row: &Row) -> Result<ApiKey, StorageError> {
     to_key((row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5), row.get(6), row.get(7)))
 }
 
+/// How many statements one connection keeps prepared at most.
+const MAX_CACHED_STATEMENTS: usize = 256;
+
 fn commitments_of(seq: i64, personal: &str) -> Result<Commitments, StorageError> {
     serde_json::from_str(personal).map_err(|error| corrupt(&format!("commitments of event {seq}"), error))
 }
@@ -102,12 +105,21 @@ impl PostgresStorage {
         client.query(&statement, parameters).await.map_err(backend)
     }
 
-    /// Runs a statement built from a filter (not cached: filters vary without end).
+    /// Runs a statement built from a filter. It is prepared once per connection
+    /// and shape of filter: PostgreSQL then plans it with run-time partition
+    /// pruning instead of planning every request over every partition, which took
+    /// about 3 ms. Filters vary without end, so a connection that holds
+    /// [`MAX_CACHED_STATEMENTS`] starts its cache again.
     async fn built_rows(&self, sql: &filter_sql::Sql) -> Result<Vec<Row>, StorageError> {
         let values: Vec<Box<dyn ToSql + Sync + Send>> = sql.parameters.iter().map(postgres_value).collect();
         let parameters: Vec<&(dyn ToSql + Sync)> =
             values.iter().map(|value| value.as_ref() as &(dyn ToSql + Sync)).collect();
-        self.client().await?.query(&sql.text, &parameters).await.map_err(backend)
+        let client = self.client().await?;
+        if client.statement_cache.size() >= MAX_CACHED_STATEMENTS {
+            client.statement_cache.clear();
+        }
+        let statement = client.prepare_cached(&sql.text).await.map_err(backend)?;
+        client.query(&statement, &parameters).await.map_err(backend)
     }
 
     async fn load_workspace(client: &impl GenericClient, id: &str) -> Result<Option<Workspace>, StorageError> {
