@@ -41,6 +41,10 @@ pub struct Args {
     /// `none` skips both.
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
     pub postgres: String,
+    /// Also load and measure the SQLite `audit_log` peer (`false` to skip it, as
+    /// the 10M-event run does: loading it takes longer than Logbook's ingest).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub sqlite_peer: bool,
     /// Requests per read measurement (p50 and p99 are taken over them).
     #[arg(long, default_value_t = 200)]
     pub samples: usize,
@@ -108,10 +112,12 @@ async fn run(args: &Args) -> anyhow::Result<report::Results> {
         });
     }
 
-    eprintln!("SQLite peer…");
-    let sqlite = peers::sqlite::Peer::load(&scratch.path().join("sqlite-peer.db"), &dataset)?;
-    results.peer_loads.push(sqlite.load.clone());
-    results.reads.push(sqlite.reads(&dataset, args.samples)?);
+    if args.sqlite_peer {
+        eprintln!("SQLite peer…");
+        let sqlite = peers::sqlite::Peer::load(&scratch.path().join("sqlite-peer.db"), &dataset)?;
+        results.peer_loads.push(sqlite.load.clone());
+        results.reads.push(sqlite.reads(&dataset, args.samples)?);
+    }
     if args.postgres != "none" {
         eprintln!("PostgreSQL peer…");
         let postgres = peers::postgres::Peer::load(&args.postgres, &dataset).await?;

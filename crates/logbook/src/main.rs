@@ -80,7 +80,7 @@ pub struct ServeArgs {
     pub log_key_file: Option<PathBuf>,
     /// How many MiB of ingest request bodies may be in the server at once, from
     /// reading to the end of their write (at least 1). Ingest beyond it waits up
-    /// to a second for room, then answers 429 with `Retry-After`.
+    /// to two seconds for room, then answers 429 with `Retry-After`.
     #[arg(long, env = "LOGBOOK_INGEST_BACKLOG_MIB", default_value_t = logbook_server::state::DEFAULT_INGEST_BACKLOG_BYTES / (1024 * 1024))]
     pub ingest_backlog_mib: usize,
     /// How many events the demo workspace gets when it is first created.

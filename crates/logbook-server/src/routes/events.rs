@@ -30,7 +30,7 @@ pub const MAX_BATCH: usize = 1000;
 
 /// How long an ingest request waits for room in the backlog before it is
 /// answered 429.
-const BACKLOG_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+const BACKLOG_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// An event as a client sends it (documentation of the ingest body).
 #[allow(dead_code)]
@@ -128,16 +128,16 @@ pub async fn ingest(
     // turn for a moment, then hear 429 with nothing stored.
     let reserved = body_size_bound(&body);
     let permits = u32::try_from(reserved).unwrap_or(u32::MAX);
-    let _backlog = tokio::time::timeout(BACKLOG_WAIT, state.ingest_backlog().clone().acquire_many_owned(permits))
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .ok_or_else(|| {
-            ApiError::slow_down(format!(
-                "Logbook is writing a backlog of {} MiB of events; nothing was stored, retry after a second",
-                state.ingest_backlog_size() / (1024 * 1024)
-            ))
-        })?;
+    let waited = tokio::time::timeout(BACKLOG_WAIT, state.ingest_backlog().clone().acquire_many_owned(permits)).await;
+    let Some(_backlog) = waited.ok().and_then(Result::ok) else {
+        // The body is read and dropped, a piece at a time, so that the client
+        // hears the 429 instead of a connection reset in the middle of sending.
+        discard_body(body, reserved).await;
+        return Err(ApiError::slow_down(format!(
+            "Logbook is writing a backlog of {} MiB of events; nothing was stored, retry after a second",
+            state.ingest_backlog_size() / (1024 * 1024)
+        )));
+    };
     let value = json_value_within(&headers, body, reserved).await?;
     let items: Vec<Value> = match value {
         Value::Object(mut object) if object.contains_key("events") => match object.remove("events") {
@@ -190,6 +190,19 @@ pub async fn ingest(
         })
         .collect();
     Ok((StatusCode::CREATED, Json(IngestResponse { events })))
+}
+
+/// Reads up to `limit` bytes of `body` and drops them as they come.
+async fn discard_body(body: Body, limit: usize) {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut read = 0;
+    while read <= limit {
+        match stream.next().await {
+            Some(Ok(piece)) => read += piece.len(),
+            _ => return,
+        }
+    }
 }
 
 /// One page of a feed.

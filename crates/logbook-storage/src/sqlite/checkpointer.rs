@@ -25,8 +25,8 @@ use rusqlite::Connection;
 use crate::model::StorageError;
 
 /// The log's size, in pages, at which the writer rewinds it (4 KiB pages:
-/// 256 MiB).
-pub(crate) const MAX_WAL_FRAMES: i32 = 65_536;
+/// 64 MiB; the file is then cut back to that size by `journal_size_limit`).
+pub(crate) const MAX_WAL_FRAMES: i32 = 16_384;
 
 /// How many new pages in the log make the writer nudge the checkpointer.
 pub(crate) const NUDGE_EVERY_FRAMES: i32 = 1_000;

@@ -75,7 +75,8 @@ impl SqliteStorage {
                  PRAGMA busy_timeout = 5000;
                  PRAGMA cache_size = -65536;
                  PRAGMA temp_store = MEMORY;
-                 PRAGMA wal_autocheckpoint = 0;",
+                 PRAGMA wal_autocheckpoint = 0;
+                 PRAGMA journal_size_limit = 67108864;",
             )
             .map_err(backend)?;
         connection.set_prepared_statement_cache_capacity(64);
