@@ -86,16 +86,7 @@ impl Timestamp {
             put(20, 3, datetime.millisecond());
             return String::from_utf8(text.to_vec()).expect("digits and separators are ASCII");
         }
-        format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-            datetime.year(),
-            u8::from(datetime.month()),
-            datetime.day(),
-            datetime.hour(),
-            datetime.minute(),
-            datetime.second(),
-            datetime.millisecond()
-        )
+        wire_form_by_format(datetime)
     }
 
     /// The UTC calendar day of this instant, `2026-01-31`.
@@ -138,6 +129,21 @@ impl utoipa::PartialSchema for Timestamp {
 #[cfg(feature = "openapi")]
 impl utoipa::ToSchema for Timestamp {}
 
+/// The wire form written with `format!`: for years beyond four digits, and the
+/// reference the hand-written digits are tested against.
+fn wire_form_by_format(datetime: OffsetDateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        datetime.year(),
+        u8::from(datetime.month()),
+        datetime.day(),
+        datetime.hour(),
+        datetime.minute(),
+        datetime.second(),
+        datetime.millisecond()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,17 +173,7 @@ mod tests {
     #[test]
     fn the_wire_form_agrees_with_the_calendar_for_every_kind_of_instant() {
         let by_calendar = |millis: i64| {
-            let datetime = OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000).unwrap();
-            format!(
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-                datetime.year(),
-                u8::from(datetime.month()),
-                datetime.day(),
-                datetime.hour(),
-                datetime.minute(),
-                datetime.second(),
-                datetime.millisecond()
-            )
+            wire_form_by_format(OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000).unwrap())
         };
         let mut millis: i64 = 0;
         // Steps of about 11.6 days plus odd milliseconds, up to the year 9999.
