@@ -73,7 +73,7 @@ impl SqliteStorage {
                  PRAGMA synchronous = FULL;
                  PRAGMA foreign_keys = ON;
                  PRAGMA busy_timeout = 5000;
-                 PRAGMA cache_size = -65536;
+                 PRAGMA cache_size = -32768;
                  PRAGMA temp_store = MEMORY;
                  PRAGMA wal_autocheckpoint = 0;
                  PRAGMA journal_size_limit = 67108864;",
