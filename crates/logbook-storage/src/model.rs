@@ -121,9 +121,7 @@ impl StoredEvent {
     pub fn parse(&self, workspace: &str) -> Result<LogEntry, StorageError> {
         let seq = i64::try_from(self.seq).unwrap_or(i64::MAX);
         let event = crate::rows::to_event(workspace, seq, self.id.clone(), &self.body_json, &self.leaf)?;
-        let commitments = serde_json::from_str(&self.personal_json)
-            .map_err(|error| crate::rows::corrupt(&format!("commitments of event {seq}"), error))?;
-        Ok(LogEntry { event, commitments })
+        Ok(LogEntry { event, commitments: crate::rows::to_commitments(seq, &self.personal_json)? })
     }
 }
 

@@ -3,7 +3,7 @@
 //! 64-bit integers of milliseconds, byte strings), so a row reads the same way
 //! whichever database it comes from.
 
-use logbook_core::integrity::encode_hash;
+use logbook_core::integrity::{Commitments, encode_hash};
 use logbook_core::{Event, EventBody, Role, Timestamp, Workspace, WorkspaceCatalog, WorkspaceSettings};
 use logbook_tlog::Hash;
 use logbook_tlog::tree::TreeError;
@@ -30,6 +30,11 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StorageE
 /// The error for stored data that does not read back.
 pub(crate) fn corrupt(what: &str, error: impl std::fmt::Display) -> StorageError {
     StorageError::Corrupt(format!("{what}: {error}"))
+}
+
+/// The commitments of the event at `seq` from their stored JSON.
+pub(crate) fn to_commitments(seq: impl std::fmt::Display, personal: &str) -> Result<Commitments, StorageError> {
+    serde_json::from_str(personal).map_err(|error| corrupt(&format!("commitments of event {seq}"), error))
 }
 
 /// A workspace from its row.

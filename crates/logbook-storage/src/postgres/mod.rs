@@ -34,7 +34,7 @@ use crate::Storage;
 use crate::filter_sql::{self, Dialect, SqlValue};
 use crate::model::{ApiKey, Appended, NewApiKey, NewEvent, NewWorkspace, StorageError, StoredEvent, WorkspaceUpdate};
 use crate::rows::{
-    KEY_COLUMNS, WORKSPACE_COLUMNS, corrupt, size_beyond_log, to_event, to_hash, to_json, to_key, to_unsigned,
+    KEY_COLUMNS, WORKSPACE_COLUMNS, size_beyond_log, to_commitments, to_event, to_hash, to_json, to_key, to_unsigned,
     to_workspace,
 };
 pub use connect::{ConnectOptions, redact_url};
@@ -74,10 +74,6 @@ fn key_row(row: &Row) -> Result<ApiKey, StorageError> {
 
 /// How many statements one connection keeps prepared at most.
 const MAX_CACHED_STATEMENTS: usize = 256;
-
-fn commitments_of(seq: i64, personal: &str) -> Result<Commitments, StorageError> {
-    serde_json::from_str(personal).map_err(|error| corrupt(&format!("commitments of event {seq}"), error))
-}
 
 impl PostgresStorage {
     /// Connects, applies pending migrations and creates the coming months'
@@ -338,7 +334,7 @@ impl Storage for PostgresStorage {
         let mut found = std::collections::HashMap::with_capacity(rows.len());
         for row in &rows {
             let seq: i64 = row.get(0);
-            found.insert(to_unsigned(seq, "seq")?, commitments_of(seq, row.get(1))?);
+            found.insert(to_unsigned(seq, "seq")?, to_commitments(seq, row.get(1))?);
         }
         // In the order asked, as the embedded backend answers.
         Ok(seqs.into_iter().filter_map(|seq| found.remove(&seq).map(|commitments| (seq, commitments))).collect())

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+use super::backend;
 use crate::model::StorageError;
 
 /// The log's size, in pages, at which the writer rewinds it (4 KiB pages:
@@ -42,7 +43,6 @@ pub(crate) struct Checkpointer {
 impl Checkpointer {
     /// Opens a connection to `path` and starts the thread.
     pub(crate) fn start(path: &Path) -> Result<Checkpointer, StorageError> {
-        let backend = |error: rusqlite::Error| StorageError::Backend(error.to_string());
         let connection = Connection::open(path).map_err(backend)?;
         connection.execute_batch("PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;").map_err(backend)?;
         let (nudge, nudges) = mpsc::sync_channel(1);

@@ -29,8 +29,8 @@ use crate::append_plan::{AppendPlan, plan_append};
 use crate::filter_sql::{self, Dialect, SqlValue};
 use crate::model::{ApiKey, Appended, NewApiKey, NewEvent, NewWorkspace, StorageError, StoredEvent, WorkspaceUpdate};
 use crate::rows::{
-    KEY_COLUMNS, KeyColumns, WORKSPACE_COLUMNS, WorkspaceColumns, corrupt, size_beyond_log, to_event, to_hash, to_json,
-    to_key, to_unsigned, to_workspace, tree_error,
+    KEY_COLUMNS, KeyColumns, WORKSPACE_COLUMNS, WorkspaceColumns, corrupt, size_beyond_log, to_commitments, to_event,
+    to_hash, to_json, to_key, to_unsigned, to_workspace, tree_error,
 };
 use checkpointer::Checkpointer;
 use pool::ReadPool;
@@ -573,9 +573,7 @@ impl Storage for SqliteStorage {
                         .optional()
                         .map_err(backend)?;
                     if let Some(personal) = personal {
-                        let commitments = serde_json::from_str(&personal)
-                            .map_err(|error| corrupt(&format!("commitments of event {seq}"), error))?;
-                        found.push((seq, commitments));
+                        found.push((seq, to_commitments(seq, &personal)?));
                     }
                 }
                 Ok(found)

@@ -11,6 +11,7 @@ use std::thread;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+use super::backend;
 use super::checkpointer::{self, Checkpointer, MAX_WAL_FRAMES, NUDGE_EVERY_FRAMES, WalSize};
 use crate::model::StorageError;
 
@@ -146,7 +147,6 @@ fn run_writer(connection: Connection, mut receiver: mpsc::Receiver<Box<dyn Job>>
 }
 
 fn commit_jobs(connection: &Connection, jobs: &mut [Box<dyn Job>]) -> Result<(), StorageError> {
-    let backend = |error: rusqlite::Error| StorageError::Backend(error.to_string());
     connection.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
     for job in jobs.iter_mut() {
         let step = connection.execute_batch("SAVEPOINT job").and_then(|()| {
