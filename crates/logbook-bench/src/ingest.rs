@@ -3,6 +3,8 @@
 //! the dataset between them, the last one storing whatever is left, so that the
 //! reads afterwards see exactly the dataset.
 
+use std::fs::File;
+use std::io::{BufReader, Lines};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -27,28 +29,41 @@ pub struct IngestFigure {
     pub slowed_down: u64,
 }
 
-/// The rows of each workspace not yet sent, in order.
+/// The events of each workspace not yet sent, read from the dataset's files in
+/// order (`None` once a workspace has none left).
 struct Queues {
-    next: Vec<usize>,
-    rows_by_workspace: Vec<Vec<usize>>,
+    sources: Vec<Option<Lines<BufReader<File>>>>,
 }
 
 impl Queues {
-    /// Up to `batch` unsent rows of one workspace, trying from `preferred` on.
-    fn take(&mut self, preferred: usize, batch: usize, budget: &mut usize) -> Option<(usize, Vec<usize>)> {
-        let count = self.next.len();
+    /// Up to `batch` unsent events (JSON lines) of one workspace, trying from
+    /// `preferred` on.
+    fn take(
+        &mut self,
+        preferred: usize,
+        batch: usize,
+        budget: &mut usize,
+    ) -> anyhow::Result<Option<(usize, Vec<String>)>> {
+        let count = self.sources.len();
         for offset in 0..count {
             let workspace = (preferred + offset) % count;
-            let rows = &self.rows_by_workspace[workspace];
-            let start = self.next[workspace];
-            let take = batch.min(rows.len() - start).min(*budget);
-            if take > 0 {
-                self.next[workspace] += take;
-                *budget -= take;
-                return Some((workspace, rows[start..start + take].to_vec()));
+            let Some(source) = &mut self.sources[workspace] else { continue };
+            let mut lines = Vec::with_capacity(batch.min(*budget));
+            while lines.len() < batch.min(*budget) {
+                match source.next() {
+                    Some(line) => lines.push(line?),
+                    None => {
+                        self.sources[workspace] = None;
+                        break;
+                    }
+                }
+            }
+            if !lines.is_empty() {
+                *budget -= lines.len();
+                return Ok(Some((workspace, lines)));
             }
         }
-        None
+        Ok(None)
     }
 }
 
@@ -58,11 +73,8 @@ pub async fn scenarios(
     keys: &[WorkspaceKeys],
     dataset: &Dataset,
 ) -> anyhow::Result<Vec<IngestFigure>> {
-    let mut rows_by_workspace = vec![Vec::new(); dataset.workspaces.len()];
-    for (index, row) in dataset.rows.iter().enumerate() {
-        rows_by_workspace[row.workspace].push(index);
-    }
-    let queues = Mutex::new(Queues { next: vec![0; rows_by_workspace.len()], rows_by_workspace });
+    let sources = (0..dataset.workspaces.len()).map(|workspace| dataset.lines_of(workspace).map(Some));
+    let queues = Mutex::new(Queues { sources: sources.collect::<anyhow::Result<_>>()? });
     let total = dataset.len();
     let plan = [
         (1, 1, 2_000),
@@ -107,16 +119,11 @@ async fn scenario(
             loop {
                 let taken = {
                     let mut budget = budget.lock().await;
-                    queues.lock().await.take(round, batch, &mut budget)
+                    queues.lock().await.take(round, batch, &mut budget)?
                 };
-                let Some((workspace, rows)) = taken else { break };
+                let Some((workspace, lines)) = taken else { break };
                 round += 1;
-                let body = if batch == 1 {
-                    dataset.rows[rows[0]].json.clone()
-                } else {
-                    let events: Vec<&str> = rows.iter().map(|&row| dataset.rows[row].json.as_str()).collect();
-                    format!("{{\"events\":[{}]}}", events.join(","))
-                };
+                let body = if batch == 1 { lines[0].clone() } else { format!("{{\"events\":[{}]}}", lines.join(",")) };
                 let url = format!("{}/v1/workspaces/{}/events", server.base, dataset.workspaces[workspace]);
                 loop {
                     let request_started = Instant::now();
@@ -129,10 +136,15 @@ async fn scenario(
                         .send()
                         .await?;
                     let status = response.status();
+                    let retry_after = response
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok())
+                        .unwrap_or(1);
                     let _ = response.bytes().await?;
-                    if status.as_u16() == 429 {
+                    if status.as_u16() == 429 || status.as_u16() == 503 {
                         slowed_down.fetch_add(1, Ordering::Relaxed);
-                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        tokio::time::sleep(Duration::from_secs(retry_after)).await;
                         continue;
                     }
                     if !status.is_success() {
@@ -141,7 +153,7 @@ async fn scenario(
                     latencies.push(request_started.elapsed());
                     break;
                 }
-                sent += rows.len() as u64;
+                sent += lines.len() as u64;
             }
             anyhow::Ok((sent, latencies))
         });

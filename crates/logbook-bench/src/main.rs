@@ -41,6 +41,10 @@ pub struct Args {
     /// `none` skips both.
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
     pub postgres: String,
+    /// Also run Logbook on PostgreSQL (`false` to measure Logbook's embedded store
+    /// only, beside the peers, as the 10M-event run does).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub logbook_postgres: bool,
     /// Also load and measure the SQLite `audit_log` peer (`false` to skip it, as
     /// the 10M-event run does: loading it takes longer than Logbook's ingest).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -51,8 +55,10 @@ pub struct Args {
     /// Where results go: `results.json`, `results.md`, `chart.svg`.
     #[arg(long, default_value = "bench-results")]
     pub out: PathBuf,
-    /// Where the data directories go (default: a temporary directory). Needs
-    /// about 8 GB per million events (both Logbook backends and both peers).
+    /// Where the workload and the data directories go (default: a temporary
+    /// directory). Needs about 1.1 GB of workload per million events, plus the
+    /// largest store (each is deleted once measured): about 2.5 GB per million
+    /// events for Logbook's embedded store, 3.2 GB on PostgreSQL.
     #[arg(long)]
     pub scratch: Option<PathBuf>,
     /// Measure nothing: write the report and chart again from a `results.json`.
@@ -83,11 +89,12 @@ async fn run(args: &Args) -> anyhow::Result<report::Results> {
         None => tempfile::tempdir()?,
     };
     eprintln!("generating {} events over {} workspaces (seed {})…", args.events, args.workspaces, args.seed);
-    let dataset = dataset::Dataset::generate(args.seed, args.workspaces, args.events);
+    let dataset =
+        dataset::Dataset::generate(args.seed, args.workspaces, args.events, &scratch.path().join("workload"))?;
     let mut results = report::Results::new(args, report::machine());
 
     let mut backends = vec![server::Backend::Embedded(scratch.path().join("logbook"))];
-    if args.postgres != "none" {
+    if args.postgres != "none" && args.logbook_postgres {
         backends.push(server::Backend::Postgres(args.postgres.clone()));
     }
     for backend in backends {
@@ -110,6 +117,7 @@ async fn run(args: &Args) -> anyhow::Result<report::Results> {
             peak_memory_bytes: server.peak_memory_bytes(),
             stored_bytes: server.stored_bytes().await,
         });
+        server.discard().await?;
     }
 
     if args.sqlite_peer {

@@ -164,6 +164,27 @@ impl LogbookServer {
     }
 }
 
+impl LogbookServer {
+    /// Stops the server and deletes what it stored (the data directory, or the
+    /// benchmark's database), so that a 10M-event run needs the disk of one
+    /// store at a time.
+    pub async fn discard(mut self) -> anyhow::Result<()> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        match &self.database_url {
+            None => std::fs::remove_dir_all(&self.data_dir)
+                .with_context(|| format!("removing {}", self.data_dir.display()))?,
+            Some(url) => {
+                let server_url = with_database(url, "postgres");
+                let (client, connection) = tokio_postgres::connect(&server_url, tokio_postgres::NoTls).await?;
+                tokio::spawn(connection);
+                client.batch_execute(&format!("DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Drop for LogbookServer {
     fn drop(&mut self) {
         let _ = self.child.kill();

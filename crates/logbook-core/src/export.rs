@@ -6,9 +6,10 @@ use logbook_tlog::Hash;
 use logbook_tlog::checkpoint::Checkpoint;
 use logbook_tlog::proof::verify_inclusion;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::event::Event;
-use crate::integrity::{Commitments, Finding, LogVerifier, Problem, decode_hash, encode_hash, event_leaf_hash};
+use crate::integrity::{Commitments, Finding, LogVerifier, Problem, decode_hash, encode_hash, object_leaf_input};
 
 /// One line of an NDJSON export.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,28 +91,34 @@ const LINES_PER_CHUNK: usize = 4096;
 /// the checkpoint's tree in order; a partial one proves each event alone.
 ///
 /// What one line says alone (its commitments, its leaf, its proof) is checked on
-/// every core, a chunk of lines at a time; what lines say together (one
-/// workspace, every `seq` in order, the root) is then checked in order, so the
-/// first line at fault is the one reported.
+/// every core, a chunk of lines at a time, while the next chunk is read; what
+/// lines say together (one workspace, every `seq` in order, the root) is then
+/// checked in order, so the first line at fault is the one reported.
 pub fn verify_export<I, L>(lines: I, checkpoint: &Checkpoint) -> Result<ExportReport, Finding>
 where
     I: IntoIterator<Item = L>,
-    L: AsRef<str> + Sync,
+    L: AsRef<str> + Send + Sync,
 {
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let mut state = ExportState { full: None, partial: false, size: checkpoint.size, events: 0, workspace: None };
     let mut lines = lines.into_iter().enumerate();
-    loop {
-        let chunk: Vec<(usize, L)> = lines.by_ref().take(LINES_PER_CHUNK).collect();
-        if chunk.is_empty() {
-            break;
-        }
-        for checked in check_lines(&chunk, checkpoint, threads) {
-            if let Some(line) = checked? {
-                state.take(line)?;
+    std::thread::scope(|scope| {
+        let mut checking = None;
+        loop {
+            let chunk: Vec<(usize, L)> = lines.by_ref().take(LINES_PER_CHUNK).collect();
+            if let Some(checked_chunk) = checking.take().map(std::thread::ScopedJoinHandle::join) {
+                for checked in checked_chunk.expect("checking a line does not panic") {
+                    if let Some(line) = checked? {
+                        state.take(line)?;
+                    }
+                }
             }
+            if chunk.is_empty() {
+                return Ok(());
+            }
+            checking = Some(scope.spawn(move || check_lines(&chunk, checkpoint, threads)));
         }
-    }
+    })?;
     state.finish(checkpoint)
 }
 
@@ -146,33 +153,71 @@ fn check_lines<L: AsRef<str> + Sync>(
     })
 }
 
+/// The members of an export line that are the export's, not the event's.
+#[derive(Deserialize)]
+struct ExportMembers {
+    leaf_hash: String,
+    commitments: Commitments,
+    tree_size: u64,
+    #[serde(default)]
+    proof: Option<Vec<String>>,
+}
+
+impl ExportMembers {
+    /// The export's members, taken out of a line's object: what is left is the
+    /// stored event, every member of which the leaf covers.
+    fn take_from(object: &mut Map<String, Value>) -> Result<ExportMembers, serde_json::Error> {
+        let members: Map<String, Value> = ["leaf_hash", "commitments", "tree_size", "proof"]
+            .into_iter()
+            .filter_map(|name| object.remove(name).map(|value| (name.to_string(), value)))
+            .collect();
+        serde_json::from_value(Value::Object(members))
+    }
+}
+
 /// Checks what line `number` (from 0) says alone; `None` for a blank line.
+///
+/// The line is read as a JSON object, not as an [`ExportLine`]: the leaf is
+/// recomputed from the members the line holds, so a member added to a line is
+/// caught as a change, and no typed event is built and written out again.
 fn check_line(number: usize, line: &str, checkpoint: &Checkpoint) -> Result<Option<CheckedLine>, Finding> {
     if line.trim().is_empty() {
         return Ok(None);
     }
-    let line: ExportLine = serde_json::from_str(line).map_err(|error| {
-        finding(None, Problem::Changed, format!("line {} is not an export line: {error}", number + 1))
-    })?;
-    let seq = line.event.seq;
-    if !checkpoint.origin.ends_with(&format!("/{}", line.event.workspace)) {
-        return Err(other_workspace(seq, &line.event.workspace, checkpoint));
+    let not_a_line =
+        |detail: &str| finding(None, Problem::Changed, format!("line {} is not an export line: {detail}", number + 1));
+    let mut object = match serde_json::from_str::<Value>(line) {
+        Ok(Value::Object(object)) => object,
+        Ok(_) => return Err(not_a_line("it is not a JSON object")),
+        Err(error) => return Err(not_a_line(&error.to_string())),
+    };
+    let members = ExportMembers::take_from(&mut object).map_err(|error| not_a_line(&error.to_string()))?;
+    let seq = object.get("seq").and_then(Value::as_u64).ok_or_else(|| not_a_line("its seq is not a whole number"))?;
+    let workspace = match object.get("workspace") {
+        Some(Value::String(workspace)) => workspace.clone(),
+        _ => return Err(not_a_line("its workspace is not a string")),
+    };
+    if !object.get("id").is_some_and(Value::is_string) {
+        return Err(not_a_line("its id is not a string"));
     }
-    if line.tree_size != checkpoint.size {
+    if !checkpoint.origin.ends_with(&format!("/{workspace}")) {
+        return Err(other_workspace(seq, &workspace, checkpoint));
+    }
+    if members.tree_size != checkpoint.size {
         return Err(finding(
             Some(seq),
             Problem::RootMismatch,
             format!(
                 "the export was taken at tree size {}, the checkpoint is for size {}; fetch the checkpoint with ?size={}",
-                line.tree_size, checkpoint.size, line.tree_size
+                members.tree_size, checkpoint.size, members.tree_size
             ),
         ));
     }
     let changed = |message: String| finding(Some(seq), Problem::Changed, message);
-    line.commitments.check_values(&line.event.body).map_err(|error| changed(format!("seq {seq}: {error}")))?;
-    let recomputed =
-        event_leaf_hash(&line.event, &line.commitments).map_err(|error| changed(format!("seq {seq}: {error}")))?;
-    let proven = line.proof.as_ref().map(|proof| {
+    let recomputed = object_leaf_input(object, &members.commitments)
+        .map(|input| logbook_tlog::leaf_hash(&input))
+        .map_err(|error| changed(format!("seq {seq}: {error}")))?;
+    let proven = members.proof.as_ref().map(|proof| {
         let proof: Vec<Hash> = proof
             .iter()
             .map(|hash| {
@@ -186,8 +231,8 @@ fn check_line(number: usize, line: &str, checkpoint: &Checkpoint) -> Result<Opti
             ))
         })
     });
-    let logged = decode_hash(&line.event.leaf_hash);
-    Ok(Some(CheckedLine { seq, workspace: line.event.workspace, recomputed, logged, proven }))
+    let logged = decode_hash(&members.leaf_hash);
+    Ok(Some(CheckedLine { seq, workspace, recomputed, logged, proven }))
 }
 
 fn other_workspace(seq: u64, workspace: &str, checkpoint: &Checkpoint) -> Finding {

@@ -16,7 +16,7 @@ use base64::engine::general_purpose::STANDARD;
 use logbook_tlog::Hash;
 use logbook_tlog::tree::RightEdge;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::event::{Event, EventBody};
 
@@ -106,13 +106,20 @@ impl Commitments {
     /// is as wrong as a value that does not match.
     pub fn check_values(&self, body: &EventBody) -> Result<(), IntegrityError> {
         for field in PERSONAL_FIELDS {
-            let Some(value) = personal_value(body, field) else { continue };
-            let entry = self.0.get(field).ok_or(IntegrityError::Uncommitted(field))?;
-            let salt = entry.salt.as_ref().ok_or(IntegrityError::SaltMissing(field))?;
-            let salt = STANDARD.decode(salt).map_err(|_| IntegrityError::MalformedCommitment(field.to_string()))?;
-            if STANDARD.encode(commitment(&salt, value)) != entry.commitment {
-                return Err(IntegrityError::CommitmentMismatch(field));
+            if let Some(value) = personal_value(body, field) {
+                self.check_value(field, value)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Checks one personal value present in an event against its commitment.
+    fn check_value(&self, field: &'static str, value: &str) -> Result<(), IntegrityError> {
+        let entry = self.0.get(field).ok_or(IntegrityError::Uncommitted(field))?;
+        let salt = entry.salt.as_ref().ok_or(IntegrityError::SaltMissing(field))?;
+        let salt = STANDARD.decode(salt).map_err(|_| IntegrityError::MalformedCommitment(field.to_string()))?;
+        if STANDARD.encode(commitment(&salt, value)) != entry.commitment {
+            return Err(IntegrityError::CommitmentMismatch(field));
         }
         Ok(())
     }
@@ -142,12 +149,40 @@ pub fn leaf_input(
     body: &EventBody,
     commitments: &Commitments,
 ) -> Result<Vec<u8>, IntegrityError> {
-    let mut value = serde_json::to_value(body).map_err(|error| IntegrityError::NotCanonical(error.to_string()))?;
-    let object = value.as_object_mut().expect("an event body serialises as an object");
+    let Value::Object(mut object) =
+        serde_json::to_value(body).map_err(|error| IntegrityError::NotCanonical(error.to_string()))?
+    else {
+        unreachable!("an event body serialises as an object");
+    };
     object.insert("id".into(), Value::from(position.id));
     object.insert("workspace".into(), Value::from(position.workspace));
     object.insert("seq".into(), Value::from(position.seq));
-    object.insert("v".into(), Value::from(CANONICAL_VERSION));
+    committed_leaf_input(object, commitments)
+}
+
+/// The canonical form of a stored event written as one JSON object: its body's
+/// members with its `id`, `workspace` and `seq`, as a line of an export holds it
+/// once the export's own members are taken out. Every member counts, so a member
+/// added to the object changes the leaf. The personal values present are first
+/// checked against their commitments.
+pub fn object_leaf_input(object: Map<String, Value>, commitments: &Commitments) -> Result<Vec<u8>, IntegrityError> {
+    for field in PERSONAL_FIELDS {
+        let (parent, key) = field.split_once('.').expect("personal fields are dotted");
+        if let Some(value) = object.get(parent).and_then(|parent| parent.get(key)) {
+            let value =
+                value.as_str().ok_or_else(|| IntegrityError::NotCanonical(format!("{field} is not a string")))?;
+            commitments.check_value(field, value)?;
+        }
+    }
+    committed_leaf_input(object, commitments)
+}
+
+/// The canonical form of an event object: `"v"` added and each personal value
+/// replaced by its commitment.
+fn committed_leaf_input(mut object: Map<String, Value>, commitments: &Commitments) -> Result<Vec<u8>, IntegrityError> {
+    if object.insert("v".into(), Value::from(CANONICAL_VERSION)).is_some() {
+        return Err(IntegrityError::NotCanonical("an event has no member \"v\" of its own".into()));
+    }
     for field in PERSONAL_FIELDS {
         let (parent, key) = field.split_once('.').expect("personal fields are dotted");
         let slot = object.get_mut(parent).and_then(Value::as_object_mut);
@@ -161,7 +196,8 @@ pub fn leaf_input(
             (None, _) => {}
         }
     }
-    logbook_tlog::canonical::canonicalize(&value).map_err(|error| IntegrityError::NotCanonical(error.to_string()))
+    logbook_tlog::canonical::canonicalize(&Value::Object(object))
+        .map_err(|error| IntegrityError::NotCanonical(error.to_string()))
 }
 
 /// The RFC 6962 leaf hash of an event at a position.

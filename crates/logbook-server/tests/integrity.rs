@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use common::{Backend, LOG_NAME, TestApp, event};
 use logbook_core::Role;
 use logbook_core::export::verify_export;
-use logbook_core::integrity::decode_hash;
+use logbook_core::integrity::{Problem, decode_hash};
 use logbook_tlog::checkpoint::{Checkpoint, open_checkpoint};
 use logbook_tlog::note::Verifier;
 use logbook_tlog::proof::{verify_consistency, verify_inclusion};
@@ -220,6 +220,22 @@ async fn exports_verify_offline_whole_or_filtered(backend: Backend) {
         .map(|line| if line.contains("\"seq\":42,") { line.replace("T-2-2", "T-9-9") } else { line.to_string() })
         .collect();
     assert_eq!(verify_export(&edited, &at_100).unwrap_err().seq, Some(42));
+    // So is a member added to a line: the leaf covers every member but the
+    // export's own, and `"v"` is the canonical form's, not the event's.
+    for added in ["\"note\":\"approved\",", "\"v\":1,"] {
+        let extended: Vec<String> = full
+            .lines()
+            .map(|line| {
+                if line.contains("\"seq\":7,") {
+                    line.replacen('{', &format!("{{{added}"), 1)
+                } else {
+                    line.to_string()
+                }
+            })
+            .collect();
+        let finding = verify_export(&extended, &at_100).unwrap_err();
+        assert_eq!((finding.seq, finding.problem), (Some(7), Problem::Changed), "{added}: {}", finding.message);
+    }
     for query in ["format=xml", "", "format=ndjson&limit=5", "format=ndjson&cursor=x", "format=csv&group_by=day"] {
         let (status, _) = app.text(&format!("/v1/workspaces/acme/export?{query}"), &auditor, None).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");

@@ -106,10 +106,26 @@ struct Selection {
     parameters: Parameters,
 }
 
-/// The parameters of a statement being built, and the dialect that names them.
+/// The parameters of a statement being built, the dialect that names them, and
+/// whether broad conditions leave their index to the time walk (see
+/// [`Parameters::broad`]).
 struct Parameters {
     dialect: Dialect,
     values: Vec<SqlValue>,
+    walk_time_index: bool,
+}
+
+impl Parameters {
+    /// `column` as a condition that holds for a large share of the log (an action
+    /// prefix, a record type) compares it. For a page with no other unindexed
+    /// narrowing, unindexed: the page walks the time index and stops after its
+    /// rows, rather than sorting every match by time first (a third of a second
+    /// at 10M events). A count needs no order, and a page with free text, a
+    /// phrase or a change filter may have to walk far to fill itself, so both
+    /// keep the index.
+    fn broad(&self, column: &str) -> String {
+        if self.walk_time_index { self.dialect.unindexed(column) } else { column.to_string() }
+    }
 }
 
 fn bind(parameters: &mut Parameters, value: SqlValue) -> String {
@@ -120,7 +136,7 @@ fn bind(parameters: &mut Parameters, value: SqlValue) -> String {
 /// Builds the page query: `SELECT seq, id, body, leaf_hash FROM …` in feed order.
 pub(crate) fn page_query(dialect: Dialect, workspace: &str, query: &EventQuery) -> Sql {
     let Selection { from, ordering, mut conditions, mut parameters, .. } =
-        selection(dialect, workspace, &query.filter, query.max_seq);
+        selection(dialect, workspace, &query.filter, query.max_seq, true);
     let (comparison, direction) = match query.order {
         Order::Desc => ("<", "DESC"),
         Order::Asc => (">", "ASC"),
@@ -149,7 +165,7 @@ pub(crate) fn stats_query(
     group_by: GroupBy,
 ) -> Sql {
     let Selection { dialect, from, ordering, conditions, parameters } =
-        selection(dialect, workspace, filter, Some(max_seq));
+        selection(dialect, workspace, filter, Some(max_seq), false);
     let group = match group_by {
         GroupBy::Action => "e.action".to_string(),
         GroupBy::Actor => "e.actor_id".to_string(),
@@ -162,8 +178,16 @@ pub(crate) fn stats_query(
 }
 
 /// The selection of a filter, bounded by `max_seq`.
-fn selection(dialect: Dialect, workspace: &str, filter: &EventFilter, max_seq: Option<u64>) -> Selection {
-    let mut parameters = Parameters { dialect, values: Vec::new() };
+fn selection(
+    dialect: Dialect,
+    workspace: &str,
+    filter: &EventFilter,
+    max_seq: Option<u64>,
+    in_time_order: bool,
+) -> Selection {
+    let walk_time_index =
+        in_time_order && filter.text.is_empty() && filter.phrases.is_empty() && filter.change.is_empty();
+    let mut parameters = Parameters { dialect, values: Vec::new(), walk_time_index };
     let workspace = bind(&mut parameters, SqlValue::Text(workspace.to_string()));
     let mut conditions: Vec<String> = vec![format!("e.workspace = {workspace}")];
 
@@ -218,12 +242,16 @@ fn filter_conditions(filter: &EventFilter, ordering: &str, parameters: &mut Para
         // narrows the read; when something does (an actor, a record, an IP…),
         // that index is the selective one, and SQLite must not be tempted by
         // this one, which holds about half of the workspace.
+        // (An action prefix or a record type alone narrows only where it keeps
+        // its index: see `Parameters::broad`.)
+        let broadly_narrowed =
+            !parameters.walk_time_index && (filter.target_type.is_some() || !filter.actions.is_empty());
         let narrowed = filter.actor_id.is_some()
-            || filter.target_type.is_some()
             || filter.target_id.is_some()
             || filter.record.is_some()
             || filter.ip.is_some()
-            || !filter.actions.is_empty();
+            || filter.actions.iter().any(|pattern| matches!(pattern, ActionPattern::Exact(_)))
+            || broadly_narrowed;
         let column = if narrowed { parameters.dialect.unindexed("e.category") } else { "e.category".to_string() };
         conditions.push(format!("{column} IN ({})", list.join(", ")));
     }
@@ -238,7 +266,8 @@ fn filter_conditions(filter: &EventFilter, ordering: &str, parameters: &mut Para
                 ActionPattern::Prefix(prefix) => {
                     let lower = bind(parameters, SqlValue::Text(prefix.clone()));
                     let upper = bind(parameters, SqlValue::Text(prefix_upper_bound(prefix)));
-                    format!("(e.action >= {lower} AND e.action < {upper})")
+                    let action = parameters.broad("e.action");
+                    format!("({action} >= {lower} AND {action} < {upper})")
                 }
             })
             .collect();
@@ -254,7 +283,11 @@ fn filter_conditions(filter: &EventFilter, ordering: &str, parameters: &mut Para
     };
     equal("e.actor_id", filter.actor_id.clone(), parameters);
     equal("e.actor_type", filter.actor_type.map(|actor_type| actor_type.as_str().to_string()), parameters);
-    equal("e.target_type", filter.target_type.clone(), parameters);
+    // With an id, the target index finds the record's few events; a record type
+    // alone is a large share of the log.
+    let target_type_column =
+        if filter.target_id.is_some() { "e.target_type".to_string() } else { parameters.broad("e.target_type") };
+    equal(&target_type_column, filter.target_type.clone(), parameters);
     equal("e.target_id", filter.target_id.clone(), parameters);
     equal("e.outcome", filter.outcome.map(|outcome| outcome.as_str().to_string()), parameters);
     equal("e.ip", filter.ip.clone(), parameters);

@@ -57,7 +57,7 @@ fn write_value(out: &mut String, value: &Value) -> Result<(), CanonicalError> {
         }
         Value::Object(map) => {
             let mut members: Vec<(&String, &Value)> = map.iter().collect();
-            members.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
+            members.sort_unstable_by(|(a, _), (b, _)| member_name_order(a, b));
             out.push('{');
             for (i, (name, item)) in members.into_iter().enumerate() {
                 if i > 0 {
@@ -71,6 +71,12 @@ fn write_value(out: &mut String, value: &Value) -> Result<(), CanonicalError> {
         }
     }
     Ok(())
+}
+
+/// RFC 8785 §3.2.3 orders member names by their UTF-16 code units. Between two
+/// ASCII names that is the order of their bytes, compared without re-encoding.
+fn member_name_order(a: &str, b: &str) -> std::cmp::Ordering {
+    if a.is_ascii() && b.is_ascii() { a.cmp(b) } else { a.encode_utf16().cmp(b.encode_utf16()) }
 }
 
 /// Appends `s` as a JSON string, escaping only what RFC 8785 §3.2.2.2 requires.

@@ -20,11 +20,12 @@ struct Migration {
 }
 
 /// The migrations, in order.
-const MIGRATIONS: [Migration; 4] = [
+const MIGRATIONS: [Migration; 5] = [
     Migration { script: include_str!("migrations/0001_initial.sql"), fill: None },
     Migration { script: include_str!("migrations/0002_search_text.sql"), fill: Some(fill_search_text) },
     Migration { script: include_str!("migrations/0003_events_by_category.sql"), fill: None },
     Migration { script: include_str!("migrations/0004_no_word_index.sql"), fill: None },
+    Migration { script: include_str!("migrations/0005_events_by_workspace.sql"), fill: None },
 ];
 
 /// Applies the migrations the database has not had, each in one transaction.
@@ -100,5 +101,58 @@ mod tests {
         assert!(text.contains(" ana lee "), "{text:?}");
         let version: usize = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
         assert_eq!(version, MIGRATIONS.len());
+    }
+
+    /// A store whose events were stored in arrival order gets them grouped by
+    /// workspace, in `seq` order, each row whole; appends afterwards join their
+    /// workspace's group, and a new workspace gets the next number.
+    #[test]
+    fn events_are_regrouped_by_workspace() {
+        let connection = Connection::open_in_memory().unwrap();
+        for (version, migration) in MIGRATIONS[..4].iter().enumerate() {
+            apply(&connection, migration, version + 1).unwrap();
+        }
+        for workspace in ["b", "a"] {
+            connection
+                .execute(
+                    "INSERT INTO workspaces (id, name, created_at, settings, catalog) VALUES (?1, ?1, 0, '{}', '{}')",
+                    [workspace],
+                )
+                .unwrap();
+        }
+        // Arrival order interleaves the two workspaces.
+        for (workspace, seq) in [("a", 0), ("b", 0), ("a", 1), ("b", 1), ("a", 2)] {
+            connection
+                .execute(
+                    "INSERT INTO events (workspace, seq, id, action, category, occurred_at, actor_type, actor_id,
+                        target_type, target_id, outcome, body, personal, leaf_hash, search_text)
+                     VALUES (?1, ?2, ?1 || ?2, 'x.y', 'activity', ?2, 'user', 'u', 't', 'T', 'success', '{}', '{}',
+                             x'00', ' text')",
+                    params![workspace, seq],
+                )
+                .unwrap();
+        }
+        migrate(&connection).unwrap();
+        let rows: Vec<(i64, String, i64, String, String)> = connection
+            .prepare("SELECT rowid, workspace, seq, id, search_text FROM events ORDER BY rowid")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let expected = [(1, "a", 0), (1, "a", 1), (1, "a", 2), (2, "b", 0), (2, "b", 1)];
+        assert_eq!(rows.len(), expected.len());
+        for (row, (number, workspace, seq)) in rows.iter().zip(expected) {
+            assert_eq!(
+                (row.0, row.1.as_str(), row.2, row.3.clone(), row.4.as_str()),
+                (super::super::rowid_of(number, seq), workspace, seq, format!("{workspace}{seq}"), " text")
+            );
+        }
+        let indexes: i64 = connection
+            .query_row("SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'events'", [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        assert_eq!(indexes, 9, "the primary key and the eight indexes of migrations 0001 and 0003");
     }
 }

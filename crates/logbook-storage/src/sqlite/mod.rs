@@ -180,15 +180,30 @@ fn check_size(connection: &Connection, workspace: &str, size: u64) -> Result<(),
     Ok(())
 }
 
+/// How many events one workspace may hold: the rowid of an event is its
+/// workspace's number times this, plus its `seq` (migration 0005), so that each
+/// workspace's events sit together in the table, in `seq` order.
+const SEQS_PER_WORKSPACE: i64 = 1 << 40;
+
+/// The rowid of event `seq` of workspace number `number`.
+fn rowid_of(number: i64, seq: i64) -> i64 {
+    number * SEQS_PER_WORKSPACE + seq
+}
+
 /// Appends within the writer's transaction; see [`Storage::append`].
 fn append_events(connection: &Connection, workspace: &str, events: &[NewEvent]) -> Result<Vec<Appended>, StorageError> {
-    let next_seq: i64 = connection
-        .prepare_cached("SELECT next_seq FROM workspaces WHERE id = ?1")
+    let (next_seq, number): (i64, i64) = connection
+        .prepare_cached("SELECT next_seq, number FROM workspaces WHERE id = ?1")
         .map_err(backend)?
-        .query_row([workspace], |row| row.get(0))
+        .query_row([workspace], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()
         .map_err(backend)?
         .ok_or_else(|| StorageError::NotFound(format!("workspace {workspace}")))?;
+    if next_seq.saturating_add(events.len() as i64) > SEQS_PER_WORKSPACE {
+        return Err(StorageError::Backend(format!(
+            "workspace {workspace} holds {next_seq} events, the most one workspace of the embedded store can hold"
+        )));
+    }
     let size = to_unsigned(next_seq, "next_seq")?;
     let edge = RightEdge::load(size, |node| read_node(connection, workspace, node)).map_err(tree_error)?;
     let mut find_duplicate = connection
@@ -206,18 +221,22 @@ fn append_events(connection: &Connection, workspace: &str, events: &[NewEvent]) 
             })
             .transpose()
     })?;
-    write_plan(connection, workspace, &plan)?;
+    write_plan(connection, (workspace, number), &plan)?;
     Ok(plan.answers)
 }
 
-/// Writes the rows of a planned append.
-fn write_plan(connection: &Connection, workspace: &str, plan: &AppendPlan<'_>) -> Result<(), StorageError> {
+/// Writes the rows of a planned append to the workspace of this id and number.
+fn write_plan(
+    connection: &Connection,
+    (workspace, number): (&str, i64),
+    plan: &AppendPlan<'_>,
+) -> Result<(), StorageError> {
     let mut insert_event = connection
         .prepare_cached(
-            "INSERT INTO events (workspace, seq, id, action, category, occurred_at, actor_type, actor_id,
+            "INSERT INTO events (rowid, workspace, seq, id, action, category, occurred_at, actor_type, actor_id,
                                  target_type, target_id, outcome, ip, idempotency_key, body, personal, leaf_hash,
                                  search_text)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+             VALUES (?18, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         )
         .map_err(backend)?;
     for row in &plan.events {
@@ -241,6 +260,7 @@ fn write_plan(connection: &Connection, workspace: &str, plan: &AppendPlan<'_>) -
                 row.personal_json,
                 row.leaf.as_slice(),
                 row.search_text,
+                rowid_of(number, row.seq),
             ])
             .map_err(|error| match error {
                 rusqlite::Error::SqliteFailure(failure, _)
@@ -298,7 +318,8 @@ impl Storage for SqliteStorage {
                 let catalog = to_json(&WorkspaceCatalog::default())?;
                 let inserted = connection
                     .execute(
-                        "INSERT INTO workspaces (id, name, created_at, settings, catalog) VALUES (?1, ?2, ?3, ?4, ?5)
+                        "INSERT INTO workspaces (id, name, created_at, settings, catalog, number)
+                         VALUES (?1, ?2, ?3, ?4, ?5, (SELECT COALESCE(MAX(number), 0) + 1 FROM workspaces))
                          ON CONFLICT (id) DO NOTHING",
                         params![workspace.id, workspace.name, workspace.created_at.as_millis(), settings, catalog],
                     )

@@ -2,7 +2,7 @@
 //! index and stop after its rows, whatever the log's size, and counts over every
 //! category must read the time index alone.
 
-use logbook_core::{Category, EventFilter, EventQuery, GroupBy, Order};
+use logbook_core::{ActionPattern, Category, EventFilter, EventQuery, GroupBy, Order};
 
 use crate::filter_sql::{self, Dialect, Sql};
 
@@ -45,4 +45,30 @@ fn filters_read_their_own_index() {
     check(activity(), "events_by_category");
     let counts = plan(&filter_sql::stats_query(Dialect::Sqlite, "demo", &activity(), 9, GroupBy::Day));
     assert!(counts.contains("COVERING INDEX events_by_category"), "{counts}");
+}
+
+#[test]
+fn broad_filters_walk_the_time_index_for_a_page_and_their_own_for_a_count() {
+    // An action prefix or a record type alone matches a large share of the log:
+    // through its own index a page would sort every match by time first.
+    let everything = || EventFilter { categories: Category::ALL.to_vec(), ..EventFilter::default() };
+    let prefix = EventFilter { actions: vec![ActionPattern::Prefix("ticket.".into())], ..everything() };
+    let record_type = EventFilter { target_type: Some("ticket".into()), ..everything() };
+    for (filter, own_index) in [(prefix, "events_by_action"), (record_type, "events_by_target")] {
+        let query = EventQuery { filter: filter.clone(), order: Order::Desc, limit: 51, after: None, max_seq: Some(9) };
+        let page = plan(&filter_sql::page_query(Dialect::Sqlite, "demo", &query));
+        assert!(page.contains("events_by_time"), "{filter:?}: {page}");
+        assert!(!page.contains("TEMP B-TREE"), "{filter:?}: {page}");
+        let counts = plan(&filter_sql::stats_query(Dialect::Sqlite, "demo", &filter, 9, GroupBy::Day));
+        assert!(counts.contains(&format!("COVERING INDEX {own_index}")), "{filter:?}: {counts}");
+    }
+    // With free text as well, the walk could be long: the prefix keeps its index.
+    let with_text = EventFilter {
+        actions: vec![ActionPattern::Prefix("ticket.".into())],
+        text: vec!["refund".into()],
+        ..everything()
+    };
+    let query = EventQuery { filter: with_text.clone(), order: Order::Desc, limit: 51, after: None, max_seq: Some(9) };
+    let page = plan(&filter_sql::page_query(Dialect::Sqlite, "demo", &query));
+    assert!(page.contains("events_by_action"), "{with_text:?}: {page}");
 }

@@ -8,18 +8,27 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::model::StorageError;
 
-/// Idle connections kept for reuse; more are opened under load and closed after.
-const MAX_IDLE: usize = 8;
+/// The most connections reading at once, all kept open for reuse. Reads beyond
+/// wait their turn: on a machine of a few cores more would not read faster, and
+/// opening a connection for each read over the limit (its schema parsed again,
+/// its cache filled again) cost 64 concurrent ingest requests, each of which
+/// reads its key and workspace, CPU and memory for nothing.
+const MAX_CONNECTIONS: usize = 8;
 
 #[derive(Clone)]
 pub(crate) struct ReadPool {
     path: PathBuf,
     idle: Arc<Mutex<Vec<Connection>>>,
+    turns: Arc<tokio::sync::Semaphore>,
 }
 
 impl ReadPool {
     pub(crate) fn new(path: PathBuf) -> ReadPool {
-        ReadPool { path, idle: Arc::new(Mutex::new(Vec::new())) }
+        ReadPool {
+            path,
+            idle: Arc::new(Mutex::new(Vec::new())),
+            turns: Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS)),
+        }
     }
 
     fn open(&self) -> Result<Connection, StorageError> {
@@ -40,17 +49,16 @@ impl ReadPool {
         F: FnOnce(&Connection) -> Result<T, StorageError> + Send + 'static,
     {
         let pool = self.clone();
+        let turn = self.turns.clone().acquire_owned().await.expect("the pool's semaphore is never closed");
         tokio::task::spawn_blocking(move || {
+            let _turn = turn;
             let reused = pool.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).pop();
             let connection = match reused {
                 Some(connection) => connection,
                 None => pool.open()?,
             };
             let result = work(&connection);
-            let mut idle = pool.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if idle.len() < MAX_IDLE {
-                idle.push(connection);
-            }
+            pool.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(connection);
             result
         })
         .await

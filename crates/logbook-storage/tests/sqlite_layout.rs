@@ -1,0 +1,52 @@
+//! What only the embedded backend has: each workspace's events sit together in
+//! the events table, in `seq` order, whatever order they arrived in, so that one
+//! workspace's export or feed page reads neighbouring rows. (Everything else is
+//! in the conformance suite, which runs on both backends.)
+
+use logbook_core::integrity::Commitments;
+use logbook_core::validate::{Limits, validate_event};
+use logbook_core::{Catalog, Timestamp, WorkspaceCatalog};
+use logbook_storage::sqlite::{DATABASE_FILE, SqliteStorage};
+use logbook_storage::{NewEvent, NewWorkspace, Storage};
+
+const NOW: Timestamp = Timestamp::from_millis(1_790_000_000_000);
+
+/// A valid event about ticket `id`.
+fn event(id: &str) -> NewEvent {
+    let json = serde_json::json!({
+        "action": "ticket.created", "actor": {"id": "U-1"}, "target": {"type": "ticket", "id": id},
+        "occurred_at": NOW.plus_millis(-1000).to_string(),
+    });
+    let document = WorkspaceCatalog::default();
+    let body = validate_event(&json, &Catalog::new(&document), NOW, &Limits::default()).expect("valid");
+    let commitments = Commitments::commit(&body, || [1; 32]);
+    NewEvent { id: id.into(), body, commitments }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_workspace_s_events_sit_together_in_seq_order() {
+    let directory = tempfile::tempdir().unwrap();
+    let storage = SqliteStorage::open(directory.path()).expect("opens");
+    for id in ["beta", "alpha"] {
+        storage.create_workspace(NewWorkspace { id: id.into(), name: id.into(), created_at: NOW }).await.unwrap();
+    }
+    // Arrivals interleave the workspaces, a batch at a time.
+    for round in 0..3 {
+        for workspace in ["alpha", "beta"] {
+            let batch = (0..2).map(|n| event(&format!("{workspace}-{round}-{n}"))).collect();
+            storage.append(workspace, batch).await.unwrap();
+        }
+    }
+    let connection = rusqlite::Connection::open(directory.path().join(DATABASE_FILE)).unwrap();
+    let stored: Vec<(String, i64)> = connection
+        .prepare("SELECT workspace, seq FROM events ORDER BY rowid")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    // Workspaces are numbered in order of creation: beta first.
+    let expected: Vec<(String, i64)> =
+        ["beta", "alpha"].iter().flat_map(|workspace| (0..6).map(move |seq| (workspace.to_string(), seq))).collect();
+    assert_eq!(stored, expected);
+}
