@@ -49,4 +49,13 @@ async fn each_workspace_s_events_sit_together_in_seq_order() {
     let expected: Vec<(String, i64)> =
         ["beta", "alpha"].iter().flat_map(|workspace| (0..6).map(move |seq| (workspace.to_string(), seq))).collect();
     assert_eq!(stored, expected);
+
+    // Rowids must fit in 63 bits: past the last workspace number, creating one is
+    // refused, and nothing is created.
+    connection.execute("UPDATE workspaces SET number = 8388607 WHERE id = 'alpha'", []).unwrap();
+    let refused =
+        storage.create_workspace(NewWorkspace { id: "gamma".into(), name: "g".into(), created_at: NOW }).await;
+    let message = refused.expect_err("no number is left").to_string();
+    assert!(message.contains("at most 8388607 workspaces"), "{message}");
+    assert!(storage.workspace("gamma").await.unwrap().is_none());
 }

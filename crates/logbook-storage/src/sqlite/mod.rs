@@ -185,6 +185,9 @@ fn check_size(connection: &Connection, workspace: &str, size: u64) -> Result<(),
 /// workspace's events sit together in the table, in `seq` order.
 const SEQS_PER_WORKSPACE: i64 = 1 << 40;
 
+/// The largest workspace number, so that every rowid fits in 63 bits.
+const MAX_WORKSPACE_NUMBER: i64 = (1 << 23) - 1;
+
 /// The rowid of event `seq` of workspace number `number`.
 fn rowid_of(number: i64, seq: i64) -> i64 {
     number * SEQS_PER_WORKSPACE + seq
@@ -316,12 +319,27 @@ impl Storage for SqliteStorage {
             .write(move |connection| {
                 let settings = to_json(&WorkspaceSettings::default())?;
                 let catalog = to_json(&WorkspaceCatalog::default())?;
+                let number: i64 = connection
+                    .query_row("SELECT COALESCE(MAX(number), 0) + 1 FROM workspaces", [], |row| row.get(0))
+                    .map_err(backend)?;
+                if number > MAX_WORKSPACE_NUMBER {
+                    return Err(StorageError::Backend(format!(
+                        "the embedded store holds at most {MAX_WORKSPACE_NUMBER} workspaces"
+                    )));
+                }
                 let inserted = connection
                     .execute(
                         "INSERT INTO workspaces (id, name, created_at, settings, catalog, number)
-                         VALUES (?1, ?2, ?3, ?4, ?5, (SELECT COALESCE(MAX(number), 0) + 1 FROM workspaces))
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                          ON CONFLICT (id) DO NOTHING",
-                        params![workspace.id, workspace.name, workspace.created_at.as_millis(), settings, catalog],
+                        params![
+                            workspace.id,
+                            workspace.name,
+                            workspace.created_at.as_millis(),
+                            settings,
+                            catalog,
+                            number
+                        ],
                     )
                     .map_err(backend)?;
                 if inserted == 0 {
