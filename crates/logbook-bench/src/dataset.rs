@@ -153,6 +153,13 @@ impl Dataset {
             None
         }))
     }
+
+    /// [`Dataset::rows`] in chunks of `size` rows (the last one shorter), the
+    /// batches a peer loads at a time.
+    pub fn row_chunks(&self, size: usize) -> anyhow::Result<impl Iterator<Item = anyhow::Result<Vec<Row>>> + '_> {
+        let mut rows = self.rows()?.peekable();
+        Ok(std::iter::from_fn(move || rows.peek().is_some().then(|| rows.by_ref().take(size).collect())))
+    }
 }
 
 /// Writes `count` events of one workspace, a slice of the time span at a time,

@@ -44,12 +44,19 @@ fn with_database(url: &str, database: &str) -> String {
     }
 }
 
-/// Drops and creates the benchmark's database.
-async fn fresh_database(url: &str) -> anyhow::Result<String> {
+/// Drops the benchmark's database, through a connection to another database
+/// (`url`) of the same server, and answers that connection.
+async fn drop_bench_database(url: &str) -> anyhow::Result<tokio_postgres::Client> {
     let (client, connection) =
         tokio_postgres::connect(url, tokio_postgres::NoTls).await.context("connecting to PostgreSQL")?;
     tokio::spawn(connection);
     client.batch_execute(&format!("DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")).await?;
+    Ok(client)
+}
+
+/// Drops and creates the benchmark's database.
+async fn fresh_database(url: &str) -> anyhow::Result<String> {
+    let client = drop_bench_database(url).await?;
     client.batch_execute(&format!("CREATE DATABASE {BENCH_DATABASE}")).await?;
     Ok(with_database(url, BENCH_DATABASE))
 }
@@ -162,33 +169,32 @@ impl LogbookServer {
             .await
             .map_or(0, |row| u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
     }
-}
 
-impl LogbookServer {
     /// Stops the server and deletes what it stored (the data directory, or the
     /// benchmark's database), so that a 10M-event run needs the disk of one
     /// store at a time.
     pub async fn discard(mut self) -> anyhow::Result<()> {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
         match &self.database_url {
             None => std::fs::remove_dir_all(&self.data_dir)
                 .with_context(|| format!("removing {}", self.data_dir.display()))?,
             Some(url) => {
-                let server_url = with_database(url, "postgres");
-                let (client, connection) = tokio_postgres::connect(&server_url, tokio_postgres::NoTls).await?;
-                tokio::spawn(connection);
-                client.batch_execute(&format!("DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")).await?;
+                drop_bench_database(&with_database(url, "postgres")).await?;
             }
         }
         Ok(())
+    }
+
+    /// Kills the server and waits for it to end.
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
 impl Drop for LogbookServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }
 

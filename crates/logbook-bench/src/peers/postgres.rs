@@ -11,7 +11,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls};
 
 use super::{Dialect, Param, PeerLoad, schema, statement};
-use crate::dataset::{Dataset, Row};
+use crate::dataset::Dataset;
 use crate::reads::{ReadFigures, ReadKind, requests, summarised};
 
 /// A loaded PostgreSQL peer.
@@ -39,9 +39,8 @@ impl Peer {
         // Only the database's work is timed: reading the workload and writing
         // the CSV is the harness's.
         let mut loading = Duration::ZERO;
-        let mut rows = dataset.rows()?.peekable();
-        while rows.peek().is_some() {
-            let chunk: Vec<Row> = rows.by_ref().take(10_000).collect::<anyhow::Result<_>>()?;
+        for chunk in dataset.row_chunks(10_000)? {
+            let chunk = chunk?;
             let mut text = String::with_capacity(chunk.len() * 1200);
             for row in &chunk {
                 let workspace = &dataset.workspaces[row.workspace];

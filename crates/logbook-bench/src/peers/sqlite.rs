@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, params, params_from_iter};
 
 use super::{Dialect, Param, PeerLoad, schema, statement};
-use crate::dataset::{Dataset, Row};
+use crate::dataset::Dataset;
 use crate::reads::{ReadFigures, ReadKind, requests, summarised};
 
 /// A loaded SQLite peer.
@@ -25,9 +25,8 @@ impl Peer {
         // Only the database's work is timed: reading the workload is the
         // harness's.
         let mut loading = Duration::ZERO;
-        let mut rows = dataset.rows()?.peekable();
-        while rows.peek().is_some() {
-            let chunk: Vec<Row> = rows.by_ref().take(1000).collect::<anyhow::Result<_>>()?;
+        for chunk in dataset.row_chunks(1000)? {
+            let chunk = chunk?;
             let started = Instant::now();
             let transaction = connection.unchecked_transaction()?;
             {

@@ -104,8 +104,9 @@ mod tests {
     }
 
     /// A store whose events were stored in arrival order gets them grouped by
-    /// workspace, in `seq` order, each row whole; appends afterwards join their
-    /// workspace's group, and a new workspace gets the next number.
+    /// workspace, in `seq` order, each row whole, and keeps every index.
+    /// (Appends afterwards are checked through the storage, in
+    /// `tests/sqlite_layout.rs`.)
     #[test]
     fn events_are_regrouped_by_workspace() {
         let connection = Connection::open_in_memory().unwrap();
