@@ -6,7 +6,7 @@
 //! translation against it, for each backend.
 
 use logbook_core::search::{phrase_pattern, word_prefix_pattern};
-use logbook_core::{ActionPattern, Category, EventFilter, EventQuery, GroupBy, Order};
+use logbook_core::{ActionPattern, Category, EventFilter, EventQuery, GroupBy, Order, Outcome};
 
 /// A parameter of a statement, in a backend-neutral form that each backend
 /// converts to its driver's type.
@@ -29,7 +29,7 @@ pub(crate) enum Dialect {
 
 impl Dialect {
     /// The placeholder of the `number`th parameter (counting from 1).
-    fn placeholder(self, number: usize) -> String {
+    pub(crate) fn placeholder(self, number: usize) -> String {
         match self {
             Dialect::Sqlite => format!("?{number}"),
             Dialect::Postgres => format!("${number}"),
@@ -56,6 +56,22 @@ impl Dialect {
         }
     }
 
+    /// The join of record index rows `r` to their events `e`, in the workspace
+    /// bound to `workspace` (on SQLite, always `?1`). On SQLite an event's rowid follows from its
+    /// workspace's number and its `seq` (`sqlite::rowid_of`), so each row is
+    /// found directly rather than through the primary key's index first: at 10M
+    /// events that index does not stay in memory, and a timeline of 50 events
+    /// read 50 of its pages from disk.
+    fn record_events(self, workspace: &str) -> String {
+        match self {
+            Dialect::Sqlite => {
+                debug_assert_eq!(workspace, "?1", "the workspace is a statement's first parameter");
+                format!("event_records r JOIN events e ON e.rowid = {}", crate::sqlite::rowid_sql("r.seq"))
+            }
+            Dialect::Postgres => format!("event_records r JOIN events e ON {}", self.same_event("r", "e")),
+        }
+    }
+
     /// A condition that `haystack` contains `needle` (both SQL expressions).
     fn contains(self, haystack: &str, needle: &str) -> String {
         match self {
@@ -66,7 +82,7 @@ impl Dialect {
 
     /// The UTC day (`2026-01-31`) or hour (`2026-01-31T12:00Z`) of a column of
     /// milliseconds since the epoch, as text.
-    fn time_bucket(self, milliseconds: &str, hour: bool) -> String {
+    pub(crate) fn time_bucket(self, milliseconds: &str, hour: bool) -> String {
         match (self, hour) {
             (Dialect::Sqlite, false) => format!("strftime('%Y-%m-%d', {milliseconds} / 1000, 'unixepoch')"),
             (Dialect::Sqlite, true) => format!("strftime('%Y-%m-%dT%H:00Z', {milliseconds} / 1000, 'unixepoch')"),
@@ -200,7 +216,7 @@ fn selection(
             conditions.push(format!(
                 "r.workspace = {workspace} AND r.record_type = {record_type} AND r.record_id = {record_id}"
             ));
-            (format!("event_records r JOIN events e ON {}", dialect.same_event("r", "e")), "r")
+            (dialect.record_events(&workspace), "r")
         }
         None => ("events e".to_string(), "e"),
     };
@@ -213,6 +229,24 @@ fn selection(
         conditions.push(format!("{} <= {max_seq}", dialect.unindexed(&format!("{ordering}.seq"))));
     }
     Selection { dialect, from, ordering, conditions, parameters }
+}
+
+/// The conditions of `filter` on `e`'s workspace (the first parameter),
+/// category, action, actor type, target type and outcome, and their parameters.
+/// For a table with those columns, such as SQLite's daily counts
+/// (`sqlite::daily_counts`), and only for a filter of those fields alone: the
+/// caller checks that, and states its time range itself.
+pub(crate) fn coarse_conditions(
+    dialect: Dialect,
+    workspace: &str,
+    filter: &EventFilter,
+) -> (Vec<String>, Vec<SqlValue>) {
+    let mut parameters = Parameters { dialect, values: Vec::new(), walk_time_index: false };
+    let workspace = bind(&mut parameters, SqlValue::Text(workspace.to_string()));
+    let mut conditions = vec![format!("e.workspace = {workspace}")];
+    let without_time = EventFilter { since: None, until: None, ..filter.clone() };
+    conditions.extend(filter_conditions(&without_time, "e", &mut parameters));
+    (conditions, parameters.values)
 }
 
 /// The conditions on `e` (and `ordering`, the alias whose `occurred_at` the
@@ -239,7 +273,8 @@ fn filter_conditions(filter: &EventFilter, ordering: &str, parameters: &mut Para
             .map(|category| bind(parameters, SqlValue::Text(category.as_str().to_string())))
             .collect();
         // The category index serves readers of one category when nothing else
-        // narrows the read; when something does (an actor, a record, an IP…),
+        // narrows the read; when something does (an actor, a record, an IP,
+        // failures…),
         // that index is the selective one, and SQLite must not be tempted by
         // this one, which holds about half of the workspace.
         // (An action prefix or a record type alone narrows only where it keeps
@@ -251,6 +286,7 @@ fn filter_conditions(filter: &EventFilter, ordering: &str, parameters: &mut Para
             || filter.record.is_some()
             || filter.ip.is_some()
             || filter.actions.iter().any(|pattern| matches!(pattern, ActionPattern::Exact(_)))
+            || filter.outcome == Some(Outcome::Failure)
             || broadly_narrowed;
         let column = if narrowed { parameters.dialect.unindexed("e.category") } else { "e.category".to_string() };
         conditions.push(format!("{column} IN ({})", list.join(", ")));
@@ -289,8 +325,12 @@ fn filter_conditions(filter: &EventFilter, ordering: &str, parameters: &mut Para
         if filter.target_id.is_some() { "e.target_type".to_string() } else { parameters.broad("e.target_type") };
     equal(&target_type_column, filter.target_type.clone(), parameters);
     equal("e.target_id", filter.target_id.clone(), parameters);
-    equal("e.outcome", filter.outcome.map(|outcome| outcome.as_str().to_string()), parameters);
     equal("e.ip", filter.ip.clone(), parameters);
+    // An outcome is written as itself (one of two fixed words), so that SQLite
+    // sees the condition of its partial index of failures (migration 0006).
+    if let Some(outcome) = filter.outcome {
+        conditions.push(format!("e.outcome = '{}'", outcome.as_str()));
+    }
 
     // One change must meet every part given: a correlated EXISTS over the
     // event's changes.

@@ -18,6 +18,7 @@
 //! module (`filter_sql`). Nothing backend-specific appears in this module's types.
 
 mod append_plan;
+mod daily_counts;
 mod filter_sql;
 pub mod model;
 pub mod postgres;

@@ -507,6 +507,74 @@ async fn queries_match_the_reference_filter(backend: &dyn Backend) {
 }
 
 /// An event made from JSON, validated as ingest would.
+/// Stats whose filter names only categories, actions, actor and target types,
+/// outcomes and whole days (SQLite answers those from its daily counts) equal
+/// the reference grouping, for any `max_seq`, after appends of every size; a
+/// range that does not begin or end at midnight is counted too.
+async fn coarse_stats_match_the_reference(backend: &dyn Backend) {
+    const DAY: i64 = 86_400_000;
+    let storage = backend.open();
+    workspace(&*storage, "acme").await;
+    workspace(&*storage, "beta").await;
+    let stored = events(5, 1200, 30);
+    let mut rng = SmallRng::seed_from_u64(7);
+    let mut rest = &stored[..];
+    let mut other_seed = 100;
+    while !rest.is_empty() {
+        let size = rng.random_range(1..=200).min(rest.len());
+        storage.append("acme", rest[..size].to_vec()).await.unwrap();
+        other_seed += 1;
+        storage.append("beta", events(other_seed, 3, 30)).await.unwrap();
+        rest = &rest[size..];
+    }
+    let everything = all_events(&*storage, "acme").await;
+    assert_eq!(everything.len(), 1200);
+    let today = NOW.as_millis().div_euclid(DAY);
+    let mut nonempty = 0;
+    for round in 0..150 {
+        let sample = &everything[rng.random_range(0..everything.len())].body;
+        let categories = [vec![Category::Activity], vec![Category::Audit], Category::ALL.to_vec()];
+        let mut filter = EventFilter { categories: categories[rng.random_range(0..3)].clone(), ..Default::default() };
+        if rng.random_bool(0.3) {
+            filter.actions = vec![ActionPattern::Exact(sample.action.clone())];
+        } else if rng.random_bool(0.2) {
+            let prefix = sample.action.split('.').next().unwrap_or_default();
+            filter.actions = vec![ActionPattern::Prefix(format!("{prefix}."))];
+        }
+        if rng.random_bool(0.3) {
+            filter.actor_type = Some(sample.actor.actor_type);
+        }
+        if rng.random_bool(0.3) {
+            filter.target_type = Some(sample.target.record_type.clone());
+        }
+        if rng.random_bool(0.3) {
+            filter.outcome = Some(sample.outcome);
+        }
+        let day_boundary = |rng: &mut SmallRng| {
+            let millis = (today - rng.random_range(-1..32)) * DAY;
+            let off_midnight = if rng.random_bool(0.15) { 3_600_000 } else { 0 };
+            Timestamp::from_millis(millis + off_midnight)
+        };
+        if rng.random_bool(0.4) {
+            filter.since = Some(day_boundary(&mut rng));
+        }
+        if rng.random_bool(0.4) {
+            filter.until = Some(day_boundary(&mut rng));
+        }
+        let group_by = GroupBy::ALL[round % GroupBy::ALL.len()];
+        let max_seq = if rng.random_bool(0.5) { 1199 } else { rng.random_range(0..1200u64) };
+        let mut want: BTreeMap<String, u64> = BTreeMap::new();
+        for event in everything.iter().filter(|event| event.seq <= max_seq && filter.matches(&event.body)) {
+            *want.entry(group_by.key(&event.body)).or_default() += 1;
+        }
+        nonempty += usize::from(!want.is_empty());
+        let got: BTreeMap<String, u64> =
+            storage.stats("acme", &filter, max_seq, group_by).await.unwrap().into_iter().collect();
+        assert_eq!(got, want, "round {round} by {group_by:?} up to {max_seq}: {filter:?}");
+    }
+    assert!(nonempty >= 75, "only {nonempty} of 150 filters matched anything");
+}
+
 fn handmade(number: usize, json: serde_json::Value) -> NewEvent {
     let document = WorkspaceCatalog::default();
     let body = validate_event(&json, &Catalog::new(&document), NOW, &Limits::default()).expect("a valid event");
@@ -632,6 +700,8 @@ macro_rules! backends {
             async fn queries_match_the_reference_filter() { run!(queries_match_the_reference_filter) }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn phrases_and_exclusions_are_exact() { run!(phrases_and_exclusions_are_exact) }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn coarse_stats_match_the_reference() { run!(coarse_stats_match_the_reference) }
         }
     )*};
 }

@@ -9,10 +9,11 @@ use super::backend;
 use crate::model::StorageError;
 
 /// The migrations, in order.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_events_by_category.sql"),
     include_str!("migrations/0003_no_word_index.sql"),
+    include_str!("migrations/0004_event_counts_and_failures.sql"),
 ];
 
 /// The advisory lock key that serializes schema changes (ASCII "Logbook" + 1).

@@ -31,6 +31,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
 use crate::Storage;
+use crate::daily_counts;
 use crate::filter_sql::{self, Dialect, SqlValue};
 use crate::model::{ApiKey, Appended, NewApiKey, NewEvent, NewWorkspace, StorageError, StoredEvent, WorkspaceUpdate};
 use crate::rows::{
@@ -269,7 +270,8 @@ impl Storage for PostgresStorage {
         max_seq: u64,
         group_by: GroupBy,
     ) -> Result<Vec<(String, u64)>, StorageError> {
-        let sql = filter_sql::stats_query(Dialect::Postgres, workspace, filter, max_seq, group_by);
+        let sql = daily_counts::stats_query(Dialect::Postgres, workspace, filter, max_seq, group_by)
+            .unwrap_or_else(|| filter_sql::stats_query(Dialect::Postgres, workspace, filter, max_seq, group_by));
         let rows = self.built_rows(&sql).await?;
         rows.iter().map(|row| Ok((row.get(0), to_unsigned(row.get(1), "a count")?))).collect()
     }

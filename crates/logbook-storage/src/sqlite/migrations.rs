@@ -20,12 +20,13 @@ struct Migration {
 }
 
 /// The migrations, in order.
-const MIGRATIONS: [Migration; 5] = [
+const MIGRATIONS: [Migration; 6] = [
     Migration { script: include_str!("migrations/0001_initial.sql"), fill: None },
     Migration { script: include_str!("migrations/0002_search_text.sql"), fill: Some(fill_search_text) },
     Migration { script: include_str!("migrations/0003_events_by_category.sql"), fill: None },
     Migration { script: include_str!("migrations/0004_no_word_index.sql"), fill: None },
     Migration { script: include_str!("migrations/0005_events_by_workspace.sql"), fill: None },
+    Migration { script: include_str!("migrations/0006_event_counts_and_failures.sql"), fill: None },
 ];
 
 /// Applies the migrations the database has not had, each in one transaction.
@@ -154,6 +155,42 @@ mod tests {
                 row.get(0)
             })
             .unwrap();
-        assert_eq!(indexes, 9, "the primary key and the eight indexes of migrations 0001 and 0003");
+        assert_eq!(indexes, 10, "the primary key, the eight indexes of 0001 and 0003, and 0006's of failures");
+    }
+
+    /// A store's existing events are counted per day when the daily counts
+    /// arrive, days before 1970 included.
+    #[test]
+    fn existing_events_are_counted_per_day() {
+        let connection = Connection::open_in_memory().unwrap();
+        for (version, migration) in MIGRATIONS[..5].iter().enumerate() {
+            apply(&connection, migration, version + 1).unwrap();
+        }
+        connection
+            .execute("INSERT INTO workspaces (id, name, created_at, settings, catalog, number) VALUES ('a', 'a', 0, '{}', '{}', 1)", [])
+            .unwrap();
+        let day = 86_400_000;
+        for (seq, occurred_at, action) in
+            [(0, 5, "x.a"), (1, day - 1, "x.a"), (2, day, "x.a"), (3, 10, "x.b"), (4, -1, "x.a"), (5, -day, "x.a")]
+        {
+            connection
+                .execute(
+                    "INSERT INTO events (rowid, workspace, seq, id, action, category, occurred_at, actor_type, actor_id,
+                        target_type, target_id, outcome, body, personal, leaf_hash, search_text)
+                     VALUES (?1, 'a', ?2, ?2, ?3, 'activity', ?4, 'user', 'u', 't', 'T', 'success', '{}', '{}', x'00', '')",
+                    params![super::super::rowid_of(1, seq), seq, action, occurred_at],
+                )
+                .unwrap();
+        }
+        migrate(&connection).unwrap();
+        let counts: Vec<(i64, String, i64)> = connection
+            .prepare("SELECT day, action, events FROM event_counts ORDER BY day, action")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let expected = [(-1, "x.a", 2), (0, "x.a", 2), (0, "x.b", 1), (1, "x.a", 1)];
+        assert_eq!(counts, expected.map(|(day, action, events)| (day, action.to_string(), events)));
     }
 }

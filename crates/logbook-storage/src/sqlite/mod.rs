@@ -26,6 +26,7 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use crate::Storage;
 use crate::append_plan::{AppendPlan, plan_append};
+use crate::daily_counts::{self, DayGroup};
 use crate::filter_sql::{self, Dialect, SqlValue};
 use crate::model::{ApiKey, Appended, NewApiKey, NewEvent, NewWorkspace, StorageError, StoredEvent, WorkspaceUpdate};
 use crate::rows::{
@@ -188,6 +189,20 @@ const SEQS_PER_WORKSPACE: i64 = 1 << 40;
 /// The largest workspace number, so that every rowid fits in 63 bits.
 const MAX_WORKSPACE_NUMBER: i64 = (1 << 23) - 1;
 
+/// The number of the workspace bound to `?1`, in SQL.
+const NUMBER: &str = "(SELECT number FROM workspaces WHERE id = ?1)";
+
+/// [`rowid_of`] in SQL: the rowid of event `seq` (an SQL expression) of the
+/// workspace bound to `?1`.
+pub(crate) fn rowid_sql(seq: &str) -> String {
+    format!("{NUMBER} * {SEQS_PER_WORKSPACE} + {seq}")
+}
+
+/// In SQL, the first rowid after the events of the workspace bound to `?1`.
+pub(crate) fn rowid_end_sql() -> String {
+    format!("({NUMBER} + 1) * {SEQS_PER_WORKSPACE}")
+}
+
 /// The rowid of event `seq` of workspace number `number`.
 fn rowid_of(number: i64, seq: i64) -> i64 {
     number * SEQS_PER_WORKSPACE + seq
@@ -302,6 +317,20 @@ fn write_plan(
     for (node, hash) in &plan.nodes {
         insert_node
             .execute(params![workspace, node.level, i64::try_from(node.index).unwrap_or(i64::MAX), hash.as_slice()])
+            .map_err(backend)?;
+    }
+    let mut add_count = connection
+        .prepare_cached(
+            "INSERT INTO event_counts (workspace, day, category, action, actor_type, target_type, outcome, events)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (workspace, day, category, action, actor_type, target_type, outcome)
+             DO UPDATE SET events = events + excluded.events",
+        )
+        .map_err(backend)?;
+    for (group, events) in daily_counts::tally(&plan.events) {
+        let DayGroup { day, category, action, actor_type, target_type, outcome } = group;
+        add_count
+            .execute(params![workspace, day, category, action, actor_type, target_type, outcome, events])
             .map_err(backend)?;
     }
     connection
@@ -511,7 +540,8 @@ impl Storage for SqliteStorage {
         max_seq: u64,
         group_by: GroupBy,
     ) -> Result<Vec<(String, u64)>, StorageError> {
-        let sql = filter_sql::stats_query(Dialect::Sqlite, workspace, filter, max_seq, group_by);
+        let sql = daily_counts::stats_query(Dialect::Sqlite, workspace, filter, max_seq, group_by)
+            .unwrap_or_else(|| filter_sql::stats_query(Dialect::Sqlite, workspace, filter, max_seq, group_by));
         self.readers
             .read(move |connection| {
                 let mut statement = connection.prepare_cached(&sql.text).map_err(backend)?;
@@ -567,6 +597,9 @@ impl Storage for SqliteStorage {
             .read(move |connection| {
                 let mut statement = connection
                     .prepare_cached(
+                        // By `seq` through the primary key, not by rowid: a row
+                        // moved or added behind Logbook's back must show up here,
+                        // where verification reads, whatever its rowid.
                         "SELECT seq, id, body, leaf_hash, personal FROM events
                          WHERE workspace = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
                     )
