@@ -1,7 +1,9 @@
 //! Daily counts: how many events each workspace holds per UTC day, category,
-//! action, actor type, target type and outcome, in an `event_counts` table that
-//! each backend keeps in the same transaction as the events it counts (SQLite's
-//! migration 0006, PostgreSQL's 0004).
+//! action, actor type, target type and outcome, in an `event_counts` table kept
+//! in the transaction that stores the events it counts: on SQLite the writer adds
+//! an append's [`tally`] (migration 0006); on PostgreSQL a trigger on `events`
+//! does the same grouping (migration 0004), so that during a rolling upgrade the
+//! events appended by processes of an earlier version are counted too.
 //!
 //! Stats grouped by day, action or target type whose filter needs nothing finer
 //! than those columns and whole days (the viewer's charts, a reporting tool's
@@ -116,22 +118,13 @@ pub(crate) fn stats_query(
         counted.push(format!("e.day < {}", bind(day)));
         later.push(format!("e.occurred_at < {}", bind(until.as_millis())));
     }
-    let max_seq = bind(i64::try_from(max_seq).unwrap_or(i64::MAX));
-    let (later_events, newer) = match dialect {
-        // The rest of the workspace's range of rowids (see `sqlite::rowid_of`),
-        // which the events are read by: `NOT INDEXED` keeps SQLite from reading
-        // the whole workspace through an index instead.
-        Dialect::Sqlite => (
-            "events e NOT INDEXED",
-            format!(
-                "e.rowid > {} AND e.rowid < {}",
-                crate::sqlite::rowid_sql(&max_seq),
-                crate::sqlite::rowid_end_sql()
-            ),
-        ),
-        Dialect::Postgres => ("events e", format!("e.seq > {max_seq}")),
+    later.push(format!("e.seq > {}", bind(i64::try_from(max_seq).unwrap_or(i64::MAX))));
+    let later_events = match dialect {
+        // Through the primary key, `(workspace, seq)`: SQLite would otherwise
+        // choose an index that reads the whole workspace.
+        Dialect::Sqlite => "events e INDEXED BY sqlite_autoindex_events_1",
+        Dialect::Postgres => "events e",
     };
-    later.push(newer);
 
     let text = format!(
         "SELECT group_key, CAST(SUM(events) AS BIGINT) FROM (

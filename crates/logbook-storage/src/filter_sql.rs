@@ -66,7 +66,12 @@ impl Dialect {
         match self {
             Dialect::Sqlite => {
                 debug_assert_eq!(workspace, "?1", "the workspace is a statement's first parameter");
-                format!("event_records r JOIN events e ON e.rowid = {}", crate::sqlite::rowid_sql("r.seq"))
+                // The row found must also be the event named: a row moved behind
+                // Logbook's back is left out rather than shown in another's place.
+                format!(
+                    "event_records r JOIN events e ON e.rowid = {} AND e.workspace = r.workspace AND e.seq = r.seq",
+                    crate::sqlite::rowid_sql("r.seq")
+                )
             }
             Dialect::Postgres => format!("event_records r JOIN events e ON {}", self.same_event("r", "e")),
         }
@@ -138,7 +143,9 @@ impl Parameters {
     /// rows, rather than sorting every match by time first (a third of a second
     /// at 10M events). A count needs no order, and a page with free text, a
     /// phrase or a change filter may have to walk far to fill itself, so both
-    /// keep the index.
+    /// keep the index. (With the time index holding these columns, walking it
+    /// for free text as well was tried at 10M: 200 query-language pages took
+    /// over seven minutes, and the run was stopped; BENCHMARKS.md.)
     fn broad(&self, column: &str) -> String {
         if self.walk_time_index { self.dialect.unindexed(column) } else { column.to_string() }
     }
@@ -234,7 +241,7 @@ fn selection(
 /// The conditions of `filter` on `e`'s workspace (the first parameter),
 /// category, action, actor type, target type and outcome, and their parameters.
 /// For a table with those columns, such as SQLite's daily counts
-/// (`sqlite::daily_counts`), and only for a filter of those fields alone: the
+/// (`daily_counts.rs`), and only for a filter of those fields alone: the
 /// caller checks that, and states its time range itself.
 pub(crate) fn coarse_conditions(
     dialect: Dialect,

@@ -506,11 +506,11 @@ async fn queries_match_the_reference_filter(backend: &dyn Backend) {
     assert_eq!(per_workspace, HashMap::from([("beta".to_string(), 200)]), "workspaces never mix");
 }
 
-/// An event made from JSON, validated as ingest would.
 /// Stats whose filter names only categories, actions, actor and target types,
-/// outcomes and whole days (SQLite answers those from its daily counts) equal
-/// the reference grouping, for any `max_seq`, after appends of every size; a
-/// range that does not begin or end at midnight is counted too.
+/// outcomes and whole days (both backends answer those from their daily counts)
+/// equal the reference grouping, for any `max_seq`, after appends of every size,
+/// retries and a refused append; a range that does not begin or end at
+/// midnight is counted too.
 async fn coarse_stats_match_the_reference(backend: &dyn Backend) {
     const DAY: i64 = 86_400_000;
     let storage = backend.open();
@@ -527,8 +527,19 @@ async fn coarse_stats_match_the_reference(backend: &dyn Backend) {
         storage.append("beta", events(other_seed, 3, 30)).await.unwrap();
         rest = &rest[size..];
     }
+    // Retries answered by their idempotency keys, and an append refused whole
+    // (an id already taken), add nothing to the counts.
+    let mut keyed = events(7, 20, 30);
+    for (number, event) in keyed.iter_mut().enumerate() {
+        event.body.idempotency_key = Some(format!("retry-{number}"));
+    }
+    storage.append("acme", keyed.clone()).await.unwrap();
+    let retried = storage.append("acme", keyed).await.unwrap();
+    assert!(retried.iter().all(|appended| appended.duplicate));
+    let taken = events(5, 1, 30);
+    assert!(matches!(storage.append("acme", taken).await, Err(StorageError::Conflict(_))));
     let everything = all_events(&*storage, "acme").await;
-    assert_eq!(everything.len(), 1200);
+    assert_eq!(everything.len(), 1220);
     let today = NOW.as_millis().div_euclid(DAY);
     let mut nonempty = 0;
     for round in 0..150 {
@@ -562,7 +573,7 @@ async fn coarse_stats_match_the_reference(backend: &dyn Backend) {
             filter.until = Some(day_boundary(&mut rng));
         }
         let group_by = GroupBy::ALL[round % GroupBy::ALL.len()];
-        let max_seq = if rng.random_bool(0.5) { 1199 } else { rng.random_range(0..1200u64) };
+        let max_seq = if rng.random_bool(0.5) { 1219 } else { rng.random_range(0..1220u64) };
         let mut want: BTreeMap<String, u64> = BTreeMap::new();
         for event in everything.iter().filter(|event| event.seq <= max_seq && filter.matches(&event.body)) {
             *want.entry(group_by.key(&event.body)).or_default() += 1;
@@ -575,6 +586,7 @@ async fn coarse_stats_match_the_reference(backend: &dyn Backend) {
     assert!(nonempty >= 75, "only {nonempty} of 150 filters matched anything");
 }
 
+/// An event made from JSON, validated as ingest would.
 fn handmade(number: usize, json: serde_json::Value) -> NewEvent {
     let document = WorkspaceCatalog::default();
     let body = validate_event(&json, &Catalog::new(&document), NOW, &Limits::default()).expect("a valid event");

@@ -16,7 +16,6 @@ use tokio_postgres::error::SqlState;
 
 use super::{backend, tree, unavailable};
 use crate::append_plan::{AppendPlan, plan_append};
-use crate::daily_counts::{self, DayGroup};
 use crate::model::{Appended, NewEvent, StorageError};
 use crate::rows::{to_hash, to_unsigned};
 
@@ -126,28 +125,6 @@ async fn write_plan(client: &impl GenericClient, workspace: &str, plan: &AppendP
             "INSERT INTO tree_nodes (workspace, level, idx, hash)
              SELECT $1, * FROM UNNEST($2::integer[], $3::bigint[], $4::bytea[])",
             &[&workspace, &levels, &indexes, &hashes],
-        )
-        .await
-        .map_err(backend)?;
-    }
-    let counts = daily_counts::tally(&plan.events);
-    if !counts.is_empty() {
-        let groups: Vec<&DayGroup<'_>> = counts.iter().map(|(group, _)| group).collect();
-        let days: Vec<i64> = groups.iter().map(|group| group.day).collect();
-        let categories: Vec<&str> = groups.iter().map(|group| group.category).collect();
-        let actions: Vec<&str> = groups.iter().map(|group| group.action).collect();
-        let actor_types: Vec<&str> = groups.iter().map(|group| group.actor_type).collect();
-        let target_types: Vec<&str> = groups.iter().map(|group| group.target_type).collect();
-        let outcomes: Vec<&str> = groups.iter().map(|group| group.outcome).collect();
-        let events: Vec<i64> = counts.iter().map(|(_, events)| *events).collect();
-        insert(
-            client,
-            "INSERT INTO event_counts (workspace, day, category, action, actor_type, target_type, outcome, events)
-             SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                                      $8::bigint[])
-             ON CONFLICT (workspace, day, category, action, actor_type, target_type, outcome)
-             DO UPDATE SET events = event_counts.events + excluded.events",
-            &[&workspace, &days, &categories, &actions, &actor_types, &target_types, &outcomes, &events],
         )
         .await
         .map_err(backend)?;

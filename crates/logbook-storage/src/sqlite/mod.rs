@@ -198,11 +198,6 @@ pub(crate) fn rowid_sql(seq: &str) -> String {
     format!("{NUMBER} * {SEQS_PER_WORKSPACE} + {seq}")
 }
 
-/// In SQL, the first rowid after the events of the workspace bound to `?1`.
-pub(crate) fn rowid_end_sql() -> String {
-    format!("({NUMBER} + 1) * {SEQS_PER_WORKSPACE}")
-}
-
 /// The rowid of event `seq` of workspace number `number`.
 fn rowid_of(number: i64, seq: i64) -> i64 {
     number * SEQS_PER_WORKSPACE + seq

@@ -1,7 +1,7 @@
 -- How many events each workspace holds per UTC day (days since 1970-01-01 of
 -- `occurred_at`, earlier days negative), category, action, actor type, target
 -- type and outcome, kept in the same transaction as the events themselves (see
--- `sqlite/daily_counts.rs`). Stats whose filter needs nothing finer read these
+-- `daily_counts.rs`). Stats whose filter needs nothing finer read these
 -- rows, a few per day and action, instead of every matching event.
 CREATE TABLE event_counts (
     workspace    TEXT NOT NULL,
