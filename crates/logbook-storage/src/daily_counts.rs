@@ -71,25 +71,42 @@ pub(crate) fn tally<'a>(events: &'a [EventRow<'_>]) -> Vec<(DayGroup<'a>, i64)> 
     counts.into_iter().collect()
 }
 
-/// The stats statement that reads the daily counts, or `None` when the filter
-/// or the grouping needs the events themselves. It returns `(group, count)`
-/// rows like [`filter_sql::stats_query`], for the events up to `max_seq`.
+/// The stats statement of either backend: `(group, count)` rows for the events
+/// up to `max_seq`, from the daily counts when they can answer, otherwise from
+/// the events ([`filter_sql::stats_query`]).
 pub(crate) fn stats_query(
     dialect: Dialect,
     workspace: &str,
     filter: &EventFilter,
     max_seq: u64,
     group_by: GroupBy,
+) -> Sql {
+    counts_query(dialect, workspace, filter, max_seq, group_by)
+        .unwrap_or_else(|| filter_sql::stats_query(dialect, workspace, filter, max_seq, group_by))
+}
+
+/// The stats statement that reads the daily counts, or `None` when the filter
+/// or the grouping needs the events themselves.
+pub(crate) fn counts_query(
+    dialect: Dialect,
+    workspace: &str,
+    filter: &EventFilter,
+    max_seq: u64,
+    group_by: GroupBy,
 ) -> Option<Sql> {
-    let coarse = filter.actor_id.is_none()
-        && filter.target_id.is_none()
-        && filter.record.is_none()
-        && filter.ip.is_none()
-        && filter.change.is_empty()
-        && filter.text.is_empty()
-        && filter.phrases.is_empty()
-        && filter.all_of.is_empty()
-        && filter.none_of.is_empty();
+    // The filter is coarse when it is made of the counts' columns alone; a field
+    // added to filters later is left out here, and so counts the events.
+    let coarse = *filter
+        == EventFilter {
+            categories: filter.categories.clone(),
+            actions: filter.actions.clone(),
+            actor_type: filter.actor_type,
+            target_type: filter.target_type.clone(),
+            outcome: filter.outcome,
+            since: filter.since,
+            until: filter.until,
+            ..EventFilter::default()
+        };
     let first_day = filter.since.map(|since| whole_day(since.as_millis()));
     let end_day = filter.until.map(|until| whole_day(until.as_millis()));
     if !coarse || first_day == Some(None) || end_day == Some(None) {

@@ -270,8 +270,7 @@ impl Storage for PostgresStorage {
         max_seq: u64,
         group_by: GroupBy,
     ) -> Result<Vec<(String, u64)>, StorageError> {
-        let sql = daily_counts::stats_query(Dialect::Postgres, workspace, filter, max_seq, group_by)
-            .unwrap_or_else(|| filter_sql::stats_query(Dialect::Postgres, workspace, filter, max_seq, group_by));
+        let sql = daily_counts::stats_query(Dialect::Postgres, workspace, filter, max_seq, group_by);
         let rows = self.built_rows(&sql).await?;
         rows.iter().map(|row| Ok((row.get(0), to_unsigned(row.get(1), "a count")?))).collect()
     }

@@ -535,8 +535,7 @@ impl Storage for SqliteStorage {
         max_seq: u64,
         group_by: GroupBy,
     ) -> Result<Vec<(String, u64)>, StorageError> {
-        let sql = daily_counts::stats_query(Dialect::Sqlite, workspace, filter, max_seq, group_by)
-            .unwrap_or_else(|| filter_sql::stats_query(Dialect::Sqlite, workspace, filter, max_seq, group_by));
+        let sql = daily_counts::stats_query(Dialect::Sqlite, workspace, filter, max_seq, group_by);
         self.readers
             .read(move |connection| {
                 let mut statement = connection.prepare_cached(&sql.text).map_err(backend)?;

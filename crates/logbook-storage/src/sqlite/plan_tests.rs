@@ -119,7 +119,7 @@ fn coarse_stats_read_the_daily_counts_and_only_the_newest_events() {
     ];
     for filter in coarse {
         for group_by in [GroupBy::Day, GroupBy::Action, GroupBy::TargetType] {
-            let sql = crate::daily_counts::stats_query(Dialect::Sqlite, "demo", &filter, 9, group_by)
+            let sql = crate::daily_counts::counts_query(Dialect::Sqlite, "demo", &filter, 9, group_by)
                 .expect("the daily counts serve it");
             let plan = plan(&sql);
             assert!(plan.contains("SEARCH e USING PRIMARY KEY (workspace=?"), "{filter:?}: {plan}");
@@ -138,13 +138,13 @@ fn coarse_stats_read_the_daily_counts_and_only_the_newest_events() {
     ];
     for filter in finer {
         assert!(
-            crate::daily_counts::stats_query(Dialect::Sqlite, "demo", &filter, 9, GroupBy::Day).is_none(),
+            crate::daily_counts::counts_query(Dialect::Sqlite, "demo", &filter, 9, GroupBy::Day).is_none(),
             "{filter:?}"
         );
     }
     for group_by in [GroupBy::Hour, GroupBy::Actor] {
         assert!(
-            crate::daily_counts::stats_query(Dialect::Sqlite, "demo", &everything(), 9, group_by).is_none(),
+            crate::daily_counts::counts_query(Dialect::Sqlite, "demo", &everything(), 9, group_by).is_none(),
             "{group_by:?}"
         );
     }
