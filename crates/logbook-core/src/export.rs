@@ -2,8 +2,11 @@
 //! section 6): what the server writes, and what `logbook verify` checks with no
 //! server, given a checkpoint it trusts.
 
+use std::sync::mpsc;
+
 use logbook_tlog::Hash;
 use logbook_tlog::checkpoint::Checkpoint;
+use logbook_tlog::json::{Json, JsonObject};
 use logbook_tlog::proof::verify_inclusion;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -83,43 +86,105 @@ fn finding(seq: Option<u64>, problem: Problem, message: String) -> Finding {
     Finding { seq, problem, message }
 }
 
-/// How many lines are checked together, spread over the machine's cores.
-const LINES_PER_CHUNK: usize = 4096;
+/// How many lines a worker checks at a time, at least.
+const LINES_PER_CHUNK: usize = 2048;
+
+/// How many chunks each worker may hold, waiting or checked, before the reader
+/// waits for it: enough to keep every core busy, few enough to bound memory.
+const CHUNKS_PER_WORKER: usize = 2;
 
 /// Checks an export, line by line, against a checkpoint already opened with a
 /// trusted key. A full export (no line carries a proof) must hold every event of
 /// the checkpoint's tree in order; a partial one proves each event alone.
 ///
-/// What one line says alone (its commitments, its leaf, its proof) is checked on
-/// every core, a chunk of lines at a time, while the next chunk is read; what
-/// lines say together (one workspace, every `seq` in order, the root) is then
-/// checked in order, so the first line at fault is the one reported.
-pub fn verify_export<I, L>(lines: I, checkpoint: &Checkpoint) -> Result<ExportReport, Finding>
+/// `texts` is the export in pieces of whole lines, in order: one line each (as
+/// `str::lines` gives them) or many (a block read from a file, each line ending
+/// in `\n`), so that a reader need not allocate a string for every line.
+///
+/// What one line says alone (its commitments, its leaf, its proof) is checked by
+/// a worker on every core, a chunk of lines at a time, while the next chunks are
+/// read; what lines say together (one workspace, every `seq` in order, the root)
+/// is then checked in order, so the first line at fault is the one reported.
+/// The workers live as long as the check: a thread started for each chunk would
+/// also start with an empty allocator cache, and the kernel would zero fresh
+/// pages for it every time.
+pub fn verify_export<I, L>(texts: I, checkpoint: &Checkpoint) -> Result<ExportReport, Finding>
 where
     I: IntoIterator<Item = L>,
-    L: AsRef<str> + Send + Sync,
+    L: AsRef<str> + Send,
 {
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let mut state = ExportState { full: None, partial: false, size: checkpoint.size, events: 0, workspace: None };
-    let mut lines = lines.into_iter().enumerate();
+    let mut texts = texts.into_iter();
+    let mut next_line_number = 0;
     std::thread::scope(|scope| {
-        let mut checking = None;
+        let (mut to_workers, mut from_workers) = (Vec::new(), Vec::new());
+        for _ in 0..workers {
+            let (chunk_sender, chunk_receiver) = mpsc::sync_channel::<(usize, Vec<L>)>(CHUNKS_PER_WORKER);
+            let (checked_sender, checked_receiver) = mpsc::sync_channel(CHUNKS_PER_WORKER);
+            scope.spawn(move || {
+                for (first_line_number, texts) in chunk_receiver {
+                    let lines = texts.iter().flat_map(|text| lines_of(text.as_ref()));
+                    let checked: Vec<_> = lines
+                        .enumerate()
+                        .map(|(offset, line)| check_line(first_line_number + offset, line, checkpoint))
+                        .collect();
+                    if checked_sender.send(checked).is_err() {
+                        return;
+                    }
+                }
+            });
+            to_workers.push(chunk_sender);
+            from_workers.push(checked_receiver);
+        }
+        // Chunk k goes to worker k % workers, and the answers are taken in the
+        // same turn, so they come back in the export's order. Returning early
+        // drops the channels, which ends every worker.
+        let (mut sent, mut taken) = (0, 0);
         loop {
-            let chunk: Vec<(usize, L)> = lines.by_ref().take(LINES_PER_CHUNK).collect();
-            if let Some(checked_chunk) = checking.take().map(std::thread::ScopedJoinHandle::join) {
-                for checked in checked_chunk.expect("checking a line does not panic") {
-                    if let Some(line) = checked? {
+            let (first_line_number, mut chunk) = (next_line_number, Vec::new());
+            while next_line_number - first_line_number < LINES_PER_CHUNK {
+                let Some(text) = texts.next() else { break };
+                next_line_number += line_count(text.as_ref());
+                chunk.push(text);
+            }
+            let ended = chunk.is_empty();
+            if !ended {
+                let chunk = (first_line_number, chunk);
+                to_workers[sent % workers].send(chunk).expect("a worker takes chunks until the check ends");
+                sent += 1;
+            }
+            while taken < sent && (ended || sent - taken >= workers * CHUNKS_PER_WORKER) {
+                let checked = from_workers[taken % workers].recv().expect("a worker answers every chunk it takes");
+                taken += 1;
+                for line in checked {
+                    if let Some(line) = line? {
                         state.take(line)?;
                     }
                 }
             }
-            if chunk.is_empty() {
+            if ended {
                 return Ok(());
             }
-            checking = Some(scope.spawn(move || check_lines(&chunk, checkpoint, threads)));
         }
     })?;
     state.finish(checkpoint)
+}
+
+/// The lines of a piece of an export: split at each `\n`, the last one's
+/// ending optional, and a `\r` before it dropped. An empty piece is one blank line.
+fn lines_of(text: &str) -> impl Iterator<Item = &str> {
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    text.split('\n').map(|line| line.strip_suffix('\r').unwrap_or(line))
+}
+
+/// How many lines [`lines_of`] finds in `text`.
+fn line_count(text: &str) -> usize {
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    // Counted in bytes, 255 at a time, so that the compiler compares a vector
+    // of bytes at once (a `usize` count would widen every byte first).
+    let newlines_in = |piece: &[u8]| piece.iter().fold(0u8, |count, &byte| count + u8::from(byte == b'\n'));
+    text.as_bytes().chunks(255).map(|piece| usize::from(newlines_in(piece))).sum::<usize>() + 1
 }
 
 /// What one line says alone, checked.
@@ -134,25 +199,6 @@ struct CheckedLine {
     proven: Option<Result<(), Finding>>,
 }
 
-/// Checks `chunk` on up to `threads` threads; the answers are in the chunk's order.
-fn check_lines<L: AsRef<str> + Sync>(
-    chunk: &[(usize, L)],
-    checkpoint: &Checkpoint,
-    threads: usize,
-) -> Vec<Result<Option<CheckedLine>, Finding>> {
-    let check = |part: &[(usize, L)]| -> Vec<_> {
-        part.iter().map(|(number, line)| check_line(*number, line.as_ref(), checkpoint)).collect()
-    };
-    if threads <= 1 || chunk.len() < 2 {
-        return check(chunk);
-    }
-    let part_size = chunk.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = chunk.chunks(part_size).map(|part| scope.spawn(move || check(part))).collect();
-        workers.into_iter().flat_map(|worker| worker.join().expect("checking a line does not panic")).collect()
-    })
-}
-
 /// The members of an export line that are the export's, not the event's.
 #[derive(Deserialize)]
 struct ExportMembers {
@@ -165,13 +211,19 @@ struct ExportMembers {
 
 impl ExportMembers {
     /// The export's members, taken out of a line's object: what is left is the
-    /// stored event, every member of which the leaf covers.
-    fn take_from(object: &mut Map<String, Value>) -> Result<ExportMembers, serde_json::Error> {
-        let members: Map<String, Value> = ["leaf_hash", "commitments", "tree_size", "proof"]
-            .into_iter()
-            .filter_map(|name| object.remove(name).map(|value| (name.to_string(), value)))
-            .collect();
-        serde_json::from_value(Value::Object(members))
+    /// stored event, every member of which the leaf covers. A line that names
+    /// one of them twice is refused, as readers could disagree on which counts.
+    fn take_from(object: &mut JsonObject<'_>) -> Result<ExportMembers, String> {
+        let mut members = Map::new();
+        for name in ["leaf_hash", "commitments", "tree_size", "proof"] {
+            if let Some(value) = object.remove(name) {
+                if object.contains(name) {
+                    return Err(format!("it has two members named {name:?}"));
+                }
+                members.insert(name.to_string(), Value::from(value));
+            }
+        }
+        serde_json::from_value(Value::Object(members)).map_err(|error| error.to_string())
     }
 }
 
@@ -179,28 +231,30 @@ impl ExportMembers {
 ///
 /// The line is read as a JSON object, not as an [`ExportLine`]: the leaf is
 /// recomputed from the members the line holds, so a member added to a line is
-/// caught as a change, and no typed event is built and written out again.
+/// caught as a change, and no typed event is built and written out again. The
+/// object is a [`Json`] tree, whose strings are slices of the line.
 fn check_line(number: usize, line: &str, checkpoint: &Checkpoint) -> Result<Option<CheckedLine>, Finding> {
     if line.trim().is_empty() {
         return Ok(None);
     }
     let not_a_line =
         |detail: &str| finding(None, Problem::Changed, format!("line {} is not an export line: {detail}", number + 1));
-    let mut object = match serde_json::from_str::<Value>(line) {
-        Ok(Value::Object(object)) => object,
+    let mut object = match Json::parse(line) {
+        Ok(Json::Object(object)) => object,
         Ok(_) => return Err(not_a_line("it is not a JSON object")),
         Err(error) => return Err(not_a_line(&error.to_string())),
     };
-    let members = ExportMembers::take_from(&mut object).map_err(|error| not_a_line(&error.to_string()))?;
-    let seq = object.get("seq").and_then(Value::as_u64).ok_or_else(|| not_a_line("its seq is not a whole number"))?;
-    let workspace = match object.get("workspace") {
-        Some(Value::String(workspace)) => workspace.clone(),
-        _ => return Err(not_a_line("its workspace is not a string")),
+    let seq = object.get("seq").and_then(Json::as_u64).ok_or_else(|| not_a_line("its seq is not a whole number"))?;
+    let members = ExportMembers::take_from(&mut object)
+        .map_err(|detail| finding(Some(seq), Problem::Changed, format!("line {} (seq {seq}): {detail}", number + 1)))?;
+    let workspace = match object.get("workspace").and_then(Json::as_str) {
+        Some(workspace) => workspace.to_string(),
+        None => return Err(not_a_line("its workspace is not a string")),
     };
-    if !object.get("id").is_some_and(Value::is_string) {
+    if object.get("id").and_then(Json::as_str).is_none() {
         return Err(not_a_line("its id is not a string"));
     }
-    if !checkpoint.origin.ends_with(&format!("/{workspace}")) {
+    if !checkpoint.origin.strip_suffix(workspace.as_str()).is_some_and(|log_name| log_name.ends_with('/')) {
         return Err(other_workspace(seq, &workspace, checkpoint));
     }
     if members.tree_size != checkpoint.size {

@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use logbook_tlog::Hash;
+use logbook_tlog::json::{Json, JsonObject};
 use logbook_tlog::tree::RightEdge;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 use crate::event::{Event, EventBody};
 
@@ -149,23 +149,22 @@ pub fn leaf_input(
     body: &EventBody,
     commitments: &Commitments,
 ) -> Result<Vec<u8>, IntegrityError> {
-    let Value::Object(mut object) =
-        serde_json::to_value(body).map_err(|error| IntegrityError::NotCanonical(error.to_string()))?
-    else {
+    let body = serde_json::to_value(body).map_err(|error| IntegrityError::NotCanonical(error.to_string()))?;
+    let Json::Object(mut object) = Json::from(&body) else {
         unreachable!("an event body serialises as an object");
     };
-    object.insert("id".into(), Value::from(position.id));
-    object.insert("workspace".into(), Value::from(position.workspace));
-    object.insert("seq".into(), Value::from(position.seq));
+    object.set("id", Json::String(position.id.into()));
+    object.set("workspace", Json::String(position.workspace.into()));
+    object.set("seq", Json::Number(position.seq.into()));
     committed_leaf_input(object, commitments)
 }
 
 /// The canonical form of a stored event written as one JSON object: its body's
 /// members with its `id`, `workspace` and `seq`, as a line of an export holds it
 /// once the export's own members are taken out. Every member counts, so a member
-/// added to the object changes the leaf. The personal values present are first
-/// checked against their commitments.
-pub fn object_leaf_input(object: Map<String, Value>, commitments: &Commitments) -> Result<Vec<u8>, IntegrityError> {
+/// added to the object changes the leaf, and one named twice has no canonical
+/// form. The personal values present are first checked against their commitments.
+pub fn object_leaf_input(object: JsonObject<'_>, commitments: &Commitments) -> Result<Vec<u8>, IntegrityError> {
     for field in PERSONAL_FIELDS {
         let (parent, key) = field.split_once('.').expect("personal fields are dotted");
         if let Some(value) = object.get(parent).and_then(|parent| parent.get(key)) {
@@ -179,24 +178,28 @@ pub fn object_leaf_input(object: Map<String, Value>, commitments: &Commitments) 
 
 /// The canonical form of an event object: `"v"` added and each personal value
 /// replaced by its commitment.
-fn committed_leaf_input(mut object: Map<String, Value>, commitments: &Commitments) -> Result<Vec<u8>, IntegrityError> {
-    if object.insert("v".into(), Value::from(CANONICAL_VERSION)).is_some() {
+fn committed_leaf_input(mut object: JsonObject<'_>, commitments: &Commitments) -> Result<Vec<u8>, IntegrityError> {
+    if object.contains("v") {
         return Err(IntegrityError::NotCanonical("an event has no member \"v\" of its own".into()));
     }
+    object.set("v", Json::Number(CANONICAL_VERSION.into()));
     for field in PERSONAL_FIELDS {
         let (parent, key) = field.split_once('.').expect("personal fields are dotted");
-        let slot = object.get_mut(parent).and_then(Value::as_object_mut);
-        let had_value = slot.as_ref().is_some_and(|slot| slot.contains_key(key));
+        let slot = match object.get_mut(parent) {
+            Some(Json::Object(slot)) => Some(slot),
+            _ => None,
+        };
+        let had_value = slot.as_ref().is_some_and(|slot| slot.contains(key));
         match (commitments.0.get(field), slot) {
             (Some(entry), Some(slot)) => {
-                slot.insert(key.to_string(), Value::from(format!("{COMMITMENT_PREFIX}{}", entry.commitment)));
+                slot.set(key, Json::String(format!("{COMMITMENT_PREFIX}{}", entry.commitment).into()));
             }
             (Some(_), None) => return Err(IntegrityError::MalformedCommitment(field.to_string())),
             (None, _) if had_value => return Err(IntegrityError::Uncommitted(field)),
             (None, _) => {}
         }
     }
-    logbook_tlog::canonical::canonicalize(&Value::Object(object))
+    logbook_tlog::canonical::canonicalize_json(&Json::Object(object))
         .map_err(|error| IntegrityError::NotCanonical(error.to_string()))
 }
 

@@ -236,6 +236,34 @@ async fn exports_verify_offline_whole_or_filtered(backend: Backend) {
         let finding = verify_export(&extended, &at_100).unwrap_err();
         assert_eq!((finding.seq, finding.problem), (Some(7), Problem::Changed), "{added}: {}", finding.message);
     }
+    // A member named twice is a change, whether the event's or the export's own.
+    for twice in ["\"action\":\"ticket.created\",", "\"tree_size\":100,", "\"leaf_hash\":\"AAAA\","] {
+        let doubled: Vec<String> = full
+            .lines()
+            .map(|line| {
+                if line.contains("\"seq\":9,") {
+                    line.replacen('{', &format!("{{{twice}"), 1)
+                } else {
+                    line.to_string()
+                }
+            })
+            .collect();
+        let finding = verify_export(&doubled, &at_100).unwrap_err();
+        assert_eq!((finding.seq, finding.problem), (Some(9), Problem::Changed), "{twice}: {}", finding.message);
+    }
+    // The export may come in pieces of many lines, as `logbook verify` reads a
+    // file: the verdict and the line numbers it gives are the same.
+    let pieces: Vec<String> = full.lines().collect::<Vec<_>>().chunks(7).map(|lines| lines.join("\n") + "\n").collect();
+    assert_eq!(verify_export(&pieces, &at_100), verify_export(full.lines(), &at_100));
+    assert_eq!(verify_export([full.as_str()], &at_100), verify_export(full.lines(), &at_100));
+    let mut with_garbage: Vec<&str> = full.lines().collect();
+    with_garbage.insert(40, "");
+    with_garbage.insert(50, "not json");
+    let as_one_piece = with_garbage.join("\n");
+    for finding in [verify_export(&with_garbage, &at_100), verify_export([as_one_piece], &at_100)] {
+        let finding = finding.unwrap_err();
+        assert!(finding.message.starts_with("line 51 is not an export line"), "{}", finding.message);
+    }
     for query in ["format=xml", "", "format=ndjson&limit=5", "format=ndjson&cursor=x", "format=csv&group_by=day"] {
         let (status, _) = app.text(&format!("/v1/workspaces/acme/export?{query}"), &auditor, None).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");

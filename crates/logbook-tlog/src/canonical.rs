@@ -12,6 +12,8 @@ use std::fmt::Write as _;
 
 use serde_json::{Number, Value};
 
+use crate::json::Json;
+
 /// The largest integer magnitude accepted: `2^53 - 1`.
 pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
@@ -24,28 +26,40 @@ pub enum CanonicalError {
     /// A number is not finite, or cannot be represented as a double.
     #[error("number {0} cannot be represented as a finite double")]
     NonFiniteNumber(String),
+    /// An object names a member twice, so readers could disagree on its value.
+    #[error("an object has two members named {0:?}")]
+    DuplicateMember(String),
 }
 
 /// Returns the RFC 8785 canonical form of `value` as UTF-8 bytes.
 pub fn canonicalize(value: &Value) -> Result<Vec<u8>, CanonicalError> {
-    canonicalize_to_string(value).map(String::into_bytes)
+    canonicalize_json(&Json::from(value))
 }
 
 /// Returns the RFC 8785 canonical form of `value` as a string.
 pub fn canonicalize_to_string(value: &Value) -> Result<String, CanonicalError> {
     let mut out = String::new();
-    write_value(&mut out, value)?;
+    write_value(&mut out, &Json::from(value))?;
     Ok(out)
 }
 
+/// Returns the RFC 8785 canonical form of a [`Json`] tree as UTF-8 bytes; an
+/// object that names a member twice has none.
+pub fn canonicalize_json(value: &Json<'_>) -> Result<Vec<u8>, CanonicalError> {
+    // An event's canonical form is one to two kilobytes: start there.
+    let mut out = String::with_capacity(2048);
+    write_value(&mut out, value)?;
+    Ok(out.into_bytes())
+}
+
 /// Appends the canonical form of `value` to `out`.
-fn write_value(out: &mut String, value: &Value) -> Result<(), CanonicalError> {
+fn write_value(out: &mut String, value: &Json<'_>) -> Result<(), CanonicalError> {
     match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&number_to_string(n)?),
-        Value::String(s) => write_string(out, s),
-        Value::Array(items) => {
+        Json::Null => out.push_str("null"),
+        Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Json::Number(n) => out.push_str(&number_to_string(n)?),
+        Json::String(s) => write_string(out, s),
+        Json::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
@@ -55,12 +69,15 @@ fn write_value(out: &mut String, value: &Value) -> Result<(), CanonicalError> {
             }
             out.push(']');
         }
-        Value::Object(map) => {
-            let mut members: Vec<(&String, &Value)> = map.iter().collect();
+        Json::Object(object) => {
+            let mut members: Vec<&(std::borrow::Cow<'_, str>, Json<'_>)> = object.0.iter().collect();
             members.sort_unstable_by(|(a, _), (b, _)| member_name_order(a, b));
             out.push('{');
-            for (i, (name, item)) in members.into_iter().enumerate() {
+            for (i, (name, item)) in members.iter().enumerate() {
                 if i > 0 {
+                    if members[i - 1].0 == *name {
+                        return Err(CanonicalError::DuplicateMember(name.to_string()));
+                    }
                     out.push(',');
                 }
                 write_string(out, name);
@@ -296,6 +313,26 @@ mod tests {
             canon(&v),
             r#"{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],"string":"€$\u000f\nA'B\"\\\\\"/"}"#
         );
+    }
+
+    #[test]
+    fn a_text_read_as_json_has_the_same_canonical_form_as_its_value() {
+        let text =
+            r#"{"numbers":[333333333.33333329,1E30,-0,4.50],"b":{"z":"\u20ac","a":"plain"},"a":[{"y":null,"x":true}]}"#;
+        let json = Json::parse(text).unwrap();
+        let value: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(canonicalize_json(&json).unwrap(), canonicalize(&value).unwrap());
+    }
+
+    #[test]
+    fn a_member_named_twice_has_no_canonical_form() {
+        for text in [r#"{"a":1,"b":2,"a":1}"#, r#"{"outer":{"x":1,"x":2}}"#, r#"[{"\u0061":1,"a":1}]"#] {
+            let json = Json::parse(text).unwrap();
+            assert!(
+                matches!(canonicalize_json(&json), Err(CanonicalError::DuplicateMember(name)) if name.ends_with('a') || name == "x"),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -11,11 +11,13 @@
 //! - [`note`]: C2SP signed notes with Ed25519 keys.
 //! - [`checkpoint`]: C2SP tlog-checkpoint bodies, signed and opened as notes.
 //! - [`tlog_proof`]: the C2SP tlog-proof text form.
-//! - [`canonical`]: RFC 8785 JSON canonicalization.
+//! - [`canonical`]: RFC 8785 JSON canonicalization, of a [`json::Json`] tree that
+//!   borrows its strings from the text it was read from.
 
 pub mod canonical;
 pub mod checkpoint;
 pub mod hash;
+pub mod json;
 pub mod note;
 pub mod proof;
 pub mod tlog_proof;

@@ -2,7 +2,7 @@
 //! log's public key, with no server (`docs/canonical-form.md` §6).
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -32,9 +32,10 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<bool> {
     let checkpoint_text =
         std::fs::read_to_string(&args.checkpoint).with_context(|| format!("reading {}", args.checkpoint.display()))?;
     let file = File::open(&args.export).with_context(|| format!("reading {}", args.export.display()))?;
-    let mut lines = BufReader::new(file).lines().peekable();
-    let workspace = match lines.peek() {
-        Some(Ok(first)) => serde_json::from_str::<serde_json::Value>(first)
+    let mut reader = BufReader::new(file);
+    let mut blocks = std::iter::from_fn(move || next_block(&mut reader).transpose()).peekable();
+    let workspace = match blocks.peek() {
+        Some(Ok(first)) => serde_json::from_str::<serde_json::Value>(first.lines().next().unwrap_or_default())
             .ok()
             .and_then(|line| line["workspace"].as_str().map(str::to_string))
             .context("the export's first line names no workspace")?,
@@ -50,8 +51,8 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<bool> {
         }
     };
     let mut read_error = None;
-    let lines = lines.map_while(|line| line.map_err(|error| read_error = Some(error)).ok());
-    let verdict = verify_export(lines, &checkpoint);
+    let blocks = blocks.map_while(|block| block.map_err(|error| read_error = Some(error)).ok());
+    let verdict = verify_export(blocks, &checkpoint);
     if let Some(error) = read_error {
         anyhow::bail!("reading {}: {error}", args.export.display());
     }
@@ -75,5 +76,45 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<bool> {
             }
             Ok(false)
         }
+    }
+}
+
+/// About how many bytes of the export are read at a time.
+const BLOCK_BYTES: u64 = 1 << 20;
+
+/// The next block of whole lines of the export, about [`BLOCK_BYTES`] long:
+/// read a block at a time, the lines need no string each.
+fn next_block(reader: &mut impl BufRead) -> std::io::Result<Option<String>> {
+    let mut block = Vec::with_capacity(BLOCK_BYTES as usize + 4096);
+    reader.by_ref().take(BLOCK_BYTES).read_to_end(&mut block)?;
+    if !block.is_empty() && !block.ends_with(b"\n") {
+        reader.read_until(b'\n', &mut block)?;
+    }
+    if block.is_empty() {
+        return Ok(None);
+    }
+    String::from_utf8(block)
+        .map(Some)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "the export is not UTF-8 text"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_hold_whole_lines() {
+        let line = format!("{}\n", "x".repeat(1000));
+        let text = format!("{}last line without an end", line.repeat(3000));
+        let mut reader = std::io::Cursor::new(text.clone());
+        let mut blocks = Vec::new();
+        while let Some(block) = next_block(&mut reader).unwrap() {
+            blocks.push(block);
+        }
+        assert!(blocks.len() > 1, "a file of 3 MB is read in blocks");
+        assert!(blocks[..blocks.len() - 1].iter().all(|block| block.ends_with('\n')));
+        assert_eq!(blocks.concat(), text);
+        let not_text = next_block(&mut std::io::Cursor::new(vec![b'{', 0xff, b'\n'])).unwrap_err();
+        assert_eq!(not_text.kind(), std::io::ErrorKind::InvalidData);
     }
 }

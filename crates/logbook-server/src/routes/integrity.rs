@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 
 use axum::Json;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::header::{ACCEPT, CONTENT_TYPE};
@@ -197,8 +197,8 @@ pub async fn consistency(
     Ok(Json(ConsistencyProof { from, to, hashes: hashes.iter().map(encode_hash).collect() }))
 }
 
-/// Lines handed to a streamed response.
-pub type LineSender = mpsc::Sender<String>;
+/// Lines handed to a streamed response: UTF-8 text, whole lines.
+pub type LineSender = mpsc::Sender<Bytes>;
 
 /// How many bytes of lines [`BatchedLines`] gathers before sending them.
 const BATCH_BYTES: usize = 64 * 1024;
@@ -251,19 +251,20 @@ impl<'a> BatchedLines<'a> {
             return true;
         }
         let piece = std::mem::replace(&mut self.buffer, Vec::with_capacity(BATCH_BYTES * 2));
-        // Only whole UTF-8 texts and serde_json's output go in.
-        let piece = String::from_utf8(piece).unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into());
-        self.sender.send(piece).await.is_ok()
+        // Only whole UTF-8 texts and serde_json's output go in, so the piece is
+        // sent as it is, not checked again.
+        debug_assert!(std::str::from_utf8(&piece).is_ok(), "lines are UTF-8");
+        self.sender.send(Bytes::from(piece)).await.is_ok()
     }
 }
 
 /// A response that streams the lines a producer sends, as NDJSON.
-pub fn ndjson_response(lines: mpsc::Receiver<String>) -> Response {
+pub fn ndjson_response(lines: mpsc::Receiver<Bytes>) -> Response {
     streamed_response(lines, "application/x-ndjson")
 }
 
 /// A response that streams the lines a producer sends, with a content type.
-pub fn streamed_response(lines: mpsc::Receiver<String>, content_type: &'static str) -> Response {
+pub fn streamed_response(lines: mpsc::Receiver<Bytes>, content_type: &'static str) -> Response {
     let stream = futures_util::stream::unfold(lines, |mut lines| async move {
         lines.recv().await.map(|line| (Ok::<_, Infallible>(line), lines))
     });
@@ -298,7 +299,7 @@ pub async fn verify(
                 json!({"ok": false, "problem": "unreadable", "message": "the log could not be read; the operator's log has the cause"})
             }
         };
-        let _ = sender.send(format!("{verdict}\n")).await;
+        let _ = sender.send(format!("{verdict}\n").into()).await;
     });
     Ok(ndjson_response(receiver))
 }
@@ -340,7 +341,7 @@ async fn verify_log(
         }
         // One progress line per chunk; a client that went away ends the work.
         let line = format!("{}\n", json!({"checked": verifier.checked(), "size": size}));
-        if verifier.checked() < size && progress.send(line).await.is_err() {
+        if verifier.checked() < size && progress.send(line.into()).await.is_err() {
             return Ok(Err(Finding { seq: None, problem: Problem::Missing, message: "the client went away".into() }));
         }
     }
