@@ -44,7 +44,8 @@ impl<'a> LogReader<'a> {
     /// [`LogReader::next_chunk`], the rows as stored, not read.
     pub async fn next_stored_chunk(&mut self) -> Result<StoredChunk, StorageError> {
         let Some(reading) = self.next.take() else { return Ok(Vec::new()) };
-        let (rows, from) = reading.await.map_err(|error| StorageError::Backend(format!("reading a chunk: {error}")))??;
+        let (rows, from) =
+            reading.await.map_err(|error| StorageError::Backend(format!("reading a chunk: {error}")))??;
         if !rows.is_empty() {
             self.read_ahead(from);
         }

@@ -40,13 +40,15 @@ pub(crate) struct RecordRow {
     pub(crate) received_at: i64,
 }
 
-/// One change of one event, its values as filters compare them.
+/// One change of one event, its values as filters compare them, and its
+/// event's time, which orders the index of changes by value.
 pub(crate) struct ChangeRow {
     pub(crate) seq: i64,
     pub(crate) position: i64,
     pub(crate) field: String,
     pub(crate) from_value: String,
     pub(crate) to_value: String,
+    pub(crate) occurred_at: i64,
     pub(crate) received_at: i64,
 }
 
@@ -117,6 +119,7 @@ pub(crate) fn plan_append<'a>(
                 field: change.field.clone(),
                 from_value: value_text(&change.from),
                 to_value: value_text(&change.to),
+                occurred_at,
                 received_at,
             });
         }

@@ -6,7 +6,7 @@
 //! translation against it, for each backend.
 
 use logbook_core::search::{phrase_pattern, word_prefix_pattern};
-use logbook_core::{ActionPattern, Category, EventFilter, EventQuery, GroupBy, Order, Outcome};
+use logbook_core::{ActionPattern, Category, ChangeFilter, EventFilter, EventQuery, GroupBy, Order, Outcome};
 
 /// A parameter of a statement, in a backend-neutral form that each backend
 /// converts to its driver's type.
@@ -56,24 +56,25 @@ impl Dialect {
         }
     }
 
-    /// The join of record index rows `r` to their events `e`, in the workspace
-    /// bound to `workspace` (on SQLite, always `?1`). On SQLite an event's rowid follows from its
-    /// workspace's number and its `seq` (`sqlite::rowid_of`), so each row is
-    /// found directly rather than through the primary key's index first: at 10M
-    /// events that index does not stay in memory, and a timeline of 50 events
-    /// read 50 of its pages from disk.
-    fn record_events(self, workspace: &str) -> String {
+    /// The join of the rows `alias` of a per-event index table (`event_records`
+    /// or `event_changes`, which carry their event's `occurred_at`) to their
+    /// events `e`, in the workspace bound to `workspace` (on SQLite, always `?1`).
+    /// On SQLite an event's rowid follows from its workspace's number and its
+    /// `seq` (`sqlite::rowid_of`), so each row is found directly rather than
+    /// through the primary key's index first: at 10M events that index does not
+    /// stay in memory, and a timeline of 50 events read 50 of its pages from disk.
+    fn indexed_events(self, table: &str, alias: &str, workspace: &str) -> String {
         match self {
             Dialect::Sqlite => {
                 debug_assert_eq!(workspace, "?1", "the workspace is a statement's first parameter");
                 // The row found must also be the event named: a row moved behind
                 // Logbook's back is left out rather than shown in another's place.
                 format!(
-                    "event_records r JOIN events e ON e.rowid = {} AND e.workspace = r.workspace AND e.seq = r.seq",
-                    crate::sqlite::rowid_sql("r.seq")
+                    "{table} {alias} JOIN events e ON e.rowid = {} AND e.workspace = {alias}.workspace AND e.seq = {alias}.seq",
+                    crate::sqlite::rowid_sql(&format!("{alias}.seq"))
                 )
             }
-            Dialect::Postgres => format!("event_records r JOIN events e ON {}", self.same_event("r", "e")),
+            Dialect::Postgres => format!("{table} {alias} JOIN events e ON {}", self.same_event(alias, "e")),
         }
     }
 
@@ -118,7 +119,7 @@ fn prefix_upper_bound(prefix: &str) -> String {
 }
 
 /// The `FROM` and `WHERE` of a filtered read, with its parameters and dialect, and the alias
-/// (`e` or `r`) whose `occurred_at` and `seq` order it.
+/// (`e`, `r` or `c`) whose `occurred_at` and `seq` order it.
 struct Selection {
     dialect: Dialect,
     from: String,
@@ -128,12 +129,12 @@ struct Selection {
 }
 
 /// The parameters of a statement being built, the dialect that names them, and
-/// whether broad conditions leave their index to the time walk (see
-/// [`Parameters::broad`]).
+/// whether broad conditions leave their index, to the time walk or to the index
+/// of changes by value (see [`Parameters::broad`]).
 struct Parameters {
     dialect: Dialect,
     values: Vec<SqlValue>,
-    walk_time_index: bool,
+    broad_unindexed: bool,
 }
 
 impl Parameters {
@@ -145,9 +146,10 @@ impl Parameters {
     /// phrase or a change filter may have to walk far to fill itself, so both
     /// keep the index. (With the time index holding these columns, walking it
     /// for free text as well was tried at 10M: 200 query-language pages took
-    /// over seven minutes, and the run was stopped; BENCHMARKS.md.)
+    /// over seven minutes, and the run was stopped; BENCHMARKS.md.) Where the
+    /// index of changes by value drives a read, no index of events may.
     fn broad(&self, column: &str) -> String {
-        if self.walk_time_index { self.dialect.unindexed(column) } else { column.to_string() }
+        if self.broad_unindexed { self.dialect.unindexed(column) } else { column.to_string() }
     }
 }
 
@@ -210,22 +212,34 @@ fn selection(
 ) -> Selection {
     let walk_time_index =
         in_time_order && filter.text.is_empty() && filter.phrases.is_empty() && filter.change.is_empty();
-    let mut parameters = Parameters { dialect, values: Vec::new(), walk_time_index };
+    let changes_drive = changes_by_value_drive(filter);
+    let mut parameters = Parameters { dialect, values: Vec::new(), broad_unindexed: walk_time_index || changes_drive };
     let workspace = bind(&mut parameters, SqlValue::Text(workspace.to_string()));
     let mut conditions: Vec<String> = vec![format!("e.workspace = {workspace}")];
 
-    // A record filter drives the query from the record index, whose rows carry
-    // the ordering columns; otherwise the events table drives it.
-    let (from, ordering) = match &filter.record {
-        Some(record) => {
+    // A record filter drives the query from the record index, and a change to a
+    // value from the index of changes by value, whose rows carry the ordering
+    // columns; otherwise the events table drives it.
+    let (from, ordering) = match (&filter.record, changes_drive) {
+        (Some(record), _) => {
             let record_type = bind(&mut parameters, SqlValue::Text(record.record_type.clone()));
             let record_id = bind(&mut parameters, SqlValue::Text(record.id.clone()));
             conditions.push(format!(
                 "r.workspace = {workspace} AND r.record_type = {record_type} AND r.record_id = {record_id}"
             ));
-            (dialect.record_events(&workspace), "r")
+            (dialect.indexed_events("event_records", "r", &workspace), "r")
         }
-        None => ("events e".to_string(), "e"),
+        (None, true) => {
+            conditions
+                .push(format!("c.workspace = {workspace} AND length(c.to_value) <= {INDEXED_CHANGE_VALUE_CHARS}"));
+            conditions.extend(change_conditions(&filter.change, "c", &mut parameters));
+            // An event with two such changes is one row: its first one.
+            let mut earlier = vec![dialect.same_event("d", "c"), "d.position < c.position".to_string()];
+            earlier.extend(change_conditions(&filter.change, "d", &mut parameters));
+            conditions.push(format!("NOT EXISTS (SELECT 1 FROM event_changes d WHERE {})", earlier.join(" AND ")));
+            (dialect.indexed_events("event_changes", "c", &workspace), "c")
+        }
+        (None, false) => ("events e".to_string(), "e"),
     };
     conditions.extend(filter_conditions(filter, ordering, &mut parameters));
     if let Some(max_seq) = max_seq {
@@ -248,7 +262,7 @@ pub(crate) fn coarse_conditions(
     workspace: &str,
     filter: &EventFilter,
 ) -> (Vec<String>, Vec<SqlValue>) {
-    let mut parameters = Parameters { dialect, values: Vec::new(), walk_time_index: false };
+    let mut parameters = Parameters { dialect, values: Vec::new(), broad_unindexed: false };
     let workspace = bind(&mut parameters, SqlValue::Text(workspace.to_string()));
     let mut conditions = vec![format!("e.workspace = {workspace}")];
     let without_time = EventFilter { since: None, until: None, ..filter.clone() };
@@ -256,10 +270,39 @@ pub(crate) fn coarse_conditions(
     (conditions, parameters.values)
 }
 
+/// How many characters a change's new value may have and be in the index of
+/// changes by value (`event_changes_by_to`, a partial index): longer values
+/// (descriptions, bodies) are rarely asked for and would swell it.
+const INDEXED_CHANGE_VALUE_CHARS: usize = 200;
+
+/// Whether the index of changes by field and new value drives a read: for a
+/// change to a value the index holds, unless an actor, record, IP or target's
+/// own index narrows the read further.
+fn changes_by_value_drive(filter: &EventFilter) -> bool {
+    let change = &filter.change;
+    change.field.is_some()
+        && change.to.as_ref().is_some_and(|to| to.chars().count() <= INDEXED_CHANGE_VALUE_CHARS)
+        && filter.record.is_none()
+        && filter.actor_id.is_none()
+        && filter.target_id.is_none()
+        && filter.ip.is_none()
+}
+
+/// The conditions of a change filter on the changes row `alias`.
+fn change_conditions(change: &ChangeFilter, alias: &str, parameters: &mut Parameters) -> Vec<String> {
+    [("field", &change.field), ("from_value", &change.from), ("to_value", &change.to)]
+        .into_iter()
+        .filter_map(|(column, value)| {
+            let value = value.as_ref()?;
+            Some(format!("{alias}.{column} = {}", bind(parameters, SqlValue::Text(value.clone()))))
+        })
+        .collect()
+}
+
 /// The conditions on `e` (and `ordering`, the alias whose `occurred_at` the
-/// query reads) that together mean `filter`. A record condition is left to the
-/// caller when `ordering` is `r` (the record index drives the query); otherwise
-/// it is an `EXISTS` over the record index.
+/// query reads) that together mean `filter`. A record or change condition is
+/// left to the caller when `ordering` is `r` or `c` (the record index or the
+/// index of changes by value drives the query); otherwise it is an `EXISTS`.
 fn filter_conditions(filter: &EventFilter, ordering: &str, parameters: &mut Parameters) -> Vec<String> {
     let mut conditions = Vec::new();
     if let (Some(record), "e") = (&filter.record, ordering) {
@@ -287,10 +330,11 @@ fn filter_conditions(filter: &EventFilter, ordering: &str, parameters: &mut Para
         // (An action prefix or a record type alone narrows only where it keeps
         // its index: see `Parameters::broad`.)
         let broadly_narrowed =
-            !parameters.walk_time_index && (filter.target_type.is_some() || !filter.actions.is_empty());
+            !parameters.broad_unindexed && (filter.target_type.is_some() || !filter.actions.is_empty());
         let narrowed = filter.actor_id.is_some()
             || filter.target_id.is_some()
             || filter.record.is_some()
+            || ordering == "c"
             || filter.ip.is_some()
             || filter.actions.iter().any(|pattern| matches!(pattern, ActionPattern::Exact(_)))
             || filter.outcome == Some(Outcome::Failure)
@@ -304,7 +348,10 @@ fn filter_conditions(filter: &EventFilter, ordering: &str, parameters: &mut Para
             .iter()
             .map(|pattern| match pattern {
                 ActionPattern::Exact(action) => {
-                    format!("e.action = {}", bind(parameters, SqlValue::Text(action.clone())))
+                    // Where changes drive the read, the action index must not.
+                    let column =
+                        if ordering == "c" { parameters.dialect.unindexed("e.action") } else { "e.action".to_string() };
+                    format!("{column} = {}", bind(parameters, SqlValue::Text(action.clone())))
                 }
                 ActionPattern::Prefix(prefix) => {
                     let lower = bind(parameters, SqlValue::Text(prefix.clone()));
@@ -341,18 +388,10 @@ fn filter_conditions(filter: &EventFilter, ordering: &str, parameters: &mut Para
 
     // One change must meet every part given: a correlated EXISTS over the
     // event's changes.
-    if !filter.change.is_empty() {
-        let mut parts = vec![parameters.dialect.same_event("c", "e")];
-        for (column, value) in [
-            ("c.field", &filter.change.field),
-            ("c.from_value", &filter.change.from),
-            ("c.to_value", &filter.change.to),
-        ] {
-            if let Some(value) = value {
-                parts.push(format!("{column} = {}", bind(parameters, SqlValue::Text(value.clone()))));
-            }
-        }
-        conditions.push(format!("EXISTS (SELECT 1 FROM event_changes c WHERE {})", parts.join(" AND ")));
+    if !filter.change.is_empty() && ordering != "c" {
+        let mut parts = vec![parameters.dialect.same_event("x", "e")];
+        parts.extend(change_conditions(&filter.change, "x", parameters));
+        conditions.push(format!("EXISTS (SELECT 1 FROM event_changes x WHERE {})", parts.join(" AND ")));
     }
 
     // Each free-text word must prefix one of the event's words: in the search

@@ -670,6 +670,61 @@ async fn phrases_and_exclusions_are_exact(backend: &dyn Backend) {
     check(&*storage, EventFilter { all_of: vec![nested], ..ip("10.0.0.1") }, &[1]).await;
 }
 
+/// Changes to a value, which the index of changes by value finds: an event with
+/// two such changes is one row of a page and one of a count, pages follow the
+/// feed's order, and a value too long for that index is found all the same.
+async fn changes_to_a_value_are_found_once(backend: &dyn Backend) {
+    let storage = backend.open();
+    workspace(&*storage, "acme").await;
+    let long = "x".repeat(250);
+    let event = |hour: u32, changes: serde_json::Value| {
+        serde_json::json!({
+            "action": "ticket.updated",
+            "occurred_at": format!("2026-09-01T{hour:02}:00:00Z"),
+            "actor": {"id": "u-1"},
+            "target": {"type": "ticket", "id": "T-1"},
+            "changes": changes,
+        })
+    };
+    let made = [
+        event(8, serde_json::json!([{"field": "status", "from": "open", "to": "solved"}])),
+        event(
+            9,
+            serde_json::json!([
+                {"field": "status", "from": "new", "to": "solved"},
+                {"field": "status", "from": "solved", "to": "solved"}
+            ]),
+        ),
+        event(10, serde_json::json!([{"field": "status", "from": "solved", "to": "open"}])),
+        event(11, serde_json::json!([{"field": "priority", "from": "low", "to": "solved"}])),
+        event(12, serde_json::json!([{"field": "status", "from": "pending", "to": long}])),
+    ];
+    let stored: Vec<NewEvent> = made.into_iter().enumerate().map(|(number, json)| handmade(number, json)).collect();
+    storage.append("acme", stored).await.unwrap();
+    let change = |field: Option<&str>, from: Option<&str>, to: &str| EventFilter {
+        change: ChangeFilter { field: field.map(str::to_string), from: from.map(str::to_string), to: Some(to.into()) },
+        ..Default::default()
+    };
+    let solved = change(Some("status"), None, "solved");
+    check(&*storage, solved.clone(), &[0, 1]).await;
+    check(&*storage, change(Some("status"), Some("new"), "solved"), &[1]).await;
+    check(&*storage, change(Some("status"), Some("solved"), "solved"), &[1]).await;
+    check(&*storage, change(None, None, "solved"), &[0, 1, 3]).await;
+    check(&*storage, change(Some("status"), None, &long), &[4]).await;
+    check(&*storage, EventFilter { actor_id: Some("u-1".into()), ..solved.clone() }, &[0, 1]).await;
+    let mut pages = Vec::new();
+    let mut query = EventQuery { filter: solved.clone(), order: Order::Desc, limit: 1, after: None, max_seq: None };
+    loop {
+        let page = storage.query("acme", &query).await.unwrap();
+        let Some(last) = page.last() else { break };
+        query.after = Some(Position { occurred_at: last.body.occurred_at, seq: last.seq });
+        pages.push(page.iter().map(|event| event.seq).collect::<Vec<_>>());
+    }
+    assert_eq!(pages, [[1], [0]]);
+    let counts = storage.stats("acme", &solved, 4, GroupBy::Action).await.unwrap();
+    assert_eq!(counts, [("ticket.updated".to_string(), 2)]);
+}
+
 /// Says whether the PostgreSQL tests run or are skipped; its output is shown at
 /// the end of every nextest run (`.config/nextest.toml`).
 #[tokio::test]
@@ -712,6 +767,9 @@ macro_rules! backends {
             async fn queries_match_the_reference_filter() { run!(queries_match_the_reference_filter) }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn phrases_and_exclusions_are_exact() { run!(phrases_and_exclusions_are_exact) }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn changes_to_a_value_are_found_once() { run!(changes_to_a_value_are_found_once) }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn coarse_stats_match_the_reference() { run!(coarse_stats_match_the_reference) }
         }

@@ -75,3 +75,42 @@ async fn events_are_partitioned_by_month_and_stay_unique_across_partitions() {
     assert_eq!(partitions, 3 * 5, "the previous, current and next three months of three tables");
     assert_eq!(storage.workspace("acme").await.unwrap().unwrap().event_count, 2);
 }
+
+/// During a rolling upgrade, a process of an earlier version appends changes
+/// without their event's time (migration 0005): the database fills it in, so
+/// the index of changes by value orders them like every other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_appended_without_their_time_take_their_events() {
+    let Some(database) = TestDatabase::create().await else { return };
+    let storage = PostgresStorage::open(&ConnectOptions::new(database.url.clone())).await.expect("opens");
+    storage
+        .create_workspace(NewWorkspace {
+            id: "acme".into(),
+            name: "Acme".into(),
+            created_at: Timestamp::from_millis(0),
+        })
+        .await
+        .unwrap();
+    let received_at = Timestamp::from_millis(1_790_000_000_000);
+    let appended = storage.append("acme", vec![event("e-1", received_at, "key-1")]).await.unwrap();
+    let (client, connection) = tokio_postgres::connect(&database.url, NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client
+        .execute(
+            "INSERT INTO event_changes (workspace, seq, position, field, from_value, to_value, received_at)
+             VALUES ('acme', $1, 0, 'status', 'open', 'solved', $2)",
+            &[&i64::try_from(appended[0].seq).unwrap(), &received_at.as_millis()],
+        )
+        .await
+        .unwrap();
+    let row = client
+        .query_one(
+            "SELECT c.occurred_at, e.occurred_at FROM event_changes c JOIN events e USING (workspace, seq, received_at)",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (change_time, event_time): (Option<i64>, i64) = (row.get(0), row.get(1));
+    assert_eq!(change_time, Some(event_time));
+    assert_eq!(event_time, received_at.as_millis() - 1000);
+}

@@ -105,12 +105,14 @@ async fn write_plan(client: &impl GenericClient, workspace: &str, plan: &AppendP
         let fields: Vec<&str> = changes.iter().map(|row| row.field.as_str()).collect();
         let from: Vec<&str> = changes.iter().map(|row| row.from_value.as_str()).collect();
         let to: Vec<&str> = changes.iter().map(|row| row.to_value.as_str()).collect();
+        let occurred: Vec<i64> = changes.iter().map(|row| row.occurred_at).collect();
         let received: Vec<i64> = changes.iter().map(|row| row.received_at).collect();
         insert(
             client,
-            "INSERT INTO event_changes (workspace, seq, position, field, from_value, to_value, received_at)
-             SELECT $1, * FROM UNNEST($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bigint[])",
-            &[&workspace, &seqs, &positions, &fields, &from, &to, &received],
+            "INSERT INTO event_changes (workspace, seq, position, field, from_value, to_value, occurred_at, received_at)
+             SELECT $1, * FROM UNNEST($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bigint[],
+                                      $8::bigint[])",
+            &[&workspace, &seqs, &positions, &fields, &from, &to, &occurred, &received],
         )
         .await
         .map_err(backend)?;

@@ -9,11 +9,12 @@ use super::backend;
 use crate::model::StorageError;
 
 /// The migrations, in order.
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     include_str!("migrations/0001_initial.sql"),
     include_str!("migrations/0002_events_by_category.sql"),
     include_str!("migrations/0003_no_word_index.sql"),
     include_str!("migrations/0004_event_counts_and_failures.sql"),
+    include_str!("migrations/0005_changes_by_value.sql"),
 ];
 
 /// The advisory lock key that serializes schema changes (ASCII "Logbook" + 1).

@@ -20,13 +20,14 @@ struct Migration {
 }
 
 /// The migrations, in order.
-const MIGRATIONS: [Migration; 6] = [
+const MIGRATIONS: [Migration; 7] = [
     Migration { script: include_str!("migrations/0001_initial.sql"), fill: None },
     Migration { script: include_str!("migrations/0002_search_text.sql"), fill: Some(fill_search_text) },
     Migration { script: include_str!("migrations/0003_events_by_category.sql"), fill: None },
     Migration { script: include_str!("migrations/0004_no_word_index.sql"), fill: None },
     Migration { script: include_str!("migrations/0005_events_by_workspace.sql"), fill: None },
     Migration { script: include_str!("migrations/0006_event_counts_and_failures.sql"), fill: None },
+    Migration { script: include_str!("migrations/0007_changes_by_value.sql"), fill: None },
 ];
 
 /// Applies the migrations the database has not had, each in one transaction.
@@ -192,5 +193,45 @@ mod tests {
             .collect();
         let expected = [(-1, "x.a", 2), (0, "x.a", 2), (0, "x.b", 1), (1, "x.a", 1)];
         assert_eq!(counts, expected.map(|(day, action, events)| (day, action.to_string(), events)));
+    }
+
+    #[test]
+    fn existing_changes_take_their_events_time() {
+        let connection = Connection::open_in_memory().unwrap();
+        for (version, migration) in MIGRATIONS[..6].iter().enumerate() {
+            apply(&connection, migration, version + 1).unwrap();
+        }
+        connection
+            .execute("INSERT INTO workspaces (id, name, created_at, settings, catalog, number) VALUES ('a', 'a', 0, '{}', '{}', 1)", [])
+            .unwrap();
+        for (seq, occurred_at) in [(0, 5), (1, -7)] {
+            connection
+                .execute(
+                    "INSERT INTO events (rowid, workspace, seq, id, action, category, occurred_at, actor_type, actor_id,
+                        target_type, target_id, outcome, body, personal, leaf_hash, search_text)
+                     VALUES (?1, 'a', ?2, ?2, 'x.a', 'activity', ?3, 'user', 'u', 't', 'T', 'success', '{}', '{}', x'00', '')",
+                    params![super::super::rowid_of(1, seq), seq, occurred_at],
+                )
+                .unwrap();
+        }
+        // Two changes of event 0, one of event 1, and one whose event is gone.
+        for (seq, position) in [(0, 0), (0, 1), (1, 0), (2, 0)] {
+            connection
+                .execute(
+                    "INSERT INTO event_changes (workspace, seq, position, field, from_value, to_value)
+                     VALUES ('a', ?1, ?2, 'status', 'open', 'solved')",
+                    params![seq, position],
+                )
+                .unwrap();
+        }
+        migrate(&connection).unwrap();
+        let times: Vec<(i64, i64)> = connection
+            .prepare("SELECT seq, occurred_at FROM event_changes ORDER BY seq, position")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(times, [(0, 5), (0, 5), (1, -7), (2, 0)]);
     }
 }

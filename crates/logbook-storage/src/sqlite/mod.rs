@@ -297,13 +297,21 @@ fn write_plan(
     }
     let mut insert_change = connection
         .prepare_cached(
-            "INSERT INTO event_changes (workspace, seq, position, field, from_value, to_value)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO event_changes (workspace, seq, position, field, from_value, to_value, occurred_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
         .map_err(backend)?;
     for change in &plan.changes {
         insert_change
-            .execute(params![workspace, change.seq, change.position, change.field, change.from_value, change.to_value])
+            .execute(params![
+                workspace,
+                change.seq,
+                change.position,
+                change.field,
+                change.from_value,
+                change.to_value,
+                change.occurred_at
+            ])
             .map_err(backend)?;
     }
     let mut insert_node = connection

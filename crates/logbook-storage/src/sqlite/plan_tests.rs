@@ -195,3 +195,31 @@ fn broad_filters_are_checked_on_the_time_index_before_the_row_is_read() {
         assert!(!columns.is_empty() && deferred_seek, "{filter:?}: {columns:?}");
     }
 }
+
+#[test]
+fn a_change_to_a_value_is_found_in_the_index_of_changes_by_value() {
+    let to = |value: &str| EventFilter {
+        categories: Category::ALL.to_vec(),
+        actions: vec![ActionPattern::Prefix("ticket.".into())],
+        change: logbook_core::ChangeFilter { field: Some("status".into()), from: None, to: Some(value.into()) },
+        ..EventFilter::default()
+    };
+    let query = |filter: EventFilter| EventQuery {
+        filter,
+        order: Order::Desc,
+        limit: 51,
+        after: None,
+        max_seq: Some(1_000_000),
+    };
+    // A page walks the index of changes by value in the feed's order and joins
+    // each event by rowid; it sorts nothing, and no index of events drives it.
+    let page = plan(&filter_sql::page_query(Dialect::Sqlite, "demo", &query(to("solved"))));
+    assert!(page.contains("event_changes_by_to"), "{page}");
+    assert!(page.contains("INTEGER PRIMARY KEY (rowid=?)"), "{page}");
+    assert!(!page.contains("TEMP B-TREE") && !page.contains("events_by_"), "{page}");
+    let counts = plan(&filter_sql::stats_query(Dialect::Sqlite, "demo", &to("solved"), 1_000_000, GroupBy::Day));
+    assert!(counts.contains("event_changes_by_to"), "{counts}");
+    // A value too long for that index is looked for as before.
+    let long = plan(&filter_sql::page_query(Dialect::Sqlite, "demo", &query(to(&"x".repeat(201)))));
+    assert!(!long.contains("event_changes_by_to"), "{long}");
+}
