@@ -221,35 +221,25 @@ async fn exports_verify_offline_whole_or_filtered(backend: Backend) {
         .collect();
     assert_eq!(verify_export(&edited, &at_100).unwrap_err().seq, Some(42));
     // So is a member added to a line: the leaf covers every member but the
-    // export's own, and `"v"` is the canonical form's, not the event's.
-    for added in ["\"note\":\"approved\",", "\"v\":1,"] {
-        let extended: Vec<String> = full
-            .lines()
-            .map(|line| {
-                if line.contains("\"seq\":7,") {
-                    line.replacen('{', &format!("{{{added}"), 1)
-                } else {
-                    line.to_string()
-                }
-            })
-            .collect();
+    // export's own, and `"v"` is the canonical form's, not the event's. And so is
+    // a member named twice, whether the event's or the export's own.
+    let added = ["\"note\":\"approved\",", "\"v\":1,"].map(|member| (7, member));
+    let twice =
+        ["\"action\":\"ticket.created\",", "\"tree_size\":100,", "\"leaf_hash\":\"AAAA\","].map(|member| (9, member));
+    for (seq, member) in added.into_iter().chain(twice) {
+        let at_seq = format!("\"seq\":{seq},");
+        let extended: Vec<String> =
+            full.lines()
+                .map(|line| {
+                    if line.contains(&at_seq) {
+                        line.replacen('{', &format!("{{{member}"), 1)
+                    } else {
+                        line.to_string()
+                    }
+                })
+                .collect();
         let finding = verify_export(&extended, &at_100).unwrap_err();
-        assert_eq!((finding.seq, finding.problem), (Some(7), Problem::Changed), "{added}: {}", finding.message);
-    }
-    // A member named twice is a change, whether the event's or the export's own.
-    for twice in ["\"action\":\"ticket.created\",", "\"tree_size\":100,", "\"leaf_hash\":\"AAAA\","] {
-        let doubled: Vec<String> = full
-            .lines()
-            .map(|line| {
-                if line.contains("\"seq\":9,") {
-                    line.replacen('{', &format!("{{{twice}"), 1)
-                } else {
-                    line.to_string()
-                }
-            })
-            .collect();
-        let finding = verify_export(&doubled, &at_100).unwrap_err();
-        assert_eq!((finding.seq, finding.problem), (Some(9), Problem::Changed), "{twice}: {}", finding.message);
+        assert_eq!((finding.seq, finding.problem), (Some(seq), Problem::Changed), "{member}: {}", finding.message);
     }
     // The export may come in pieces of many lines, as `logbook verify` reads a
     // file: the verdict and the line numbers it gives are the same.

@@ -24,9 +24,9 @@ fn event(id: &str, received_at: Timestamp, key: &str) -> NewEvent {
     NewEvent { id: id.into(), body, commitments }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn events_are_partitioned_by_month_and_stay_unique_across_partitions() {
-    let Some(database) = TestDatabase::create().await else { return };
+/// A fresh database with a workspace `acme`, its storage, and a plain client.
+async fn acme_database() -> Option<(TestDatabase, PostgresStorage, tokio_postgres::Client)> {
+    let database = TestDatabase::create().await?;
     let storage = PostgresStorage::open(&ConnectOptions::new(database.url.clone())).await.expect("opens");
     storage
         .create_workspace(NewWorkspace {
@@ -36,6 +36,14 @@ async fn events_are_partitioned_by_month_and_stay_unique_across_partitions() {
         })
         .await
         .unwrap();
+    let (client, connection) = tokio_postgres::connect(&database.url, NoTls).await.unwrap();
+    tokio::spawn(connection);
+    Some((database, storage, client))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_partitioned_by_month_and_stay_unique_across_partitions() {
+    let Some((_database, storage, client)) = acme_database().await else { return };
     let now = Timestamp::from_millis(
         i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()).unwrap(),
     );
@@ -52,8 +60,6 @@ async fn events_are_partitioned_by_month_and_stay_unique_across_partitions() {
     assert!(matches!(reused, Err(StorageError::Conflict(_))), "{reused:?}");
     storage.append("acme", vec![event("current", now, "key-3")]).await.unwrap();
 
-    let (client, connection) = tokio_postgres::connect(&database.url, NoTls).await.unwrap();
-    tokio::spawn(connection);
     let rows = client.query("SELECT id, tableoid::regclass::text FROM events ORDER BY seq", &[]).await.unwrap();
     let placed: Vec<(String, String)> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
     let month: String =
@@ -81,20 +87,9 @@ async fn events_are_partitioned_by_month_and_stay_unique_across_partitions() {
 /// the index of changes by value orders them like every other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_appended_without_their_time_take_their_events() {
-    let Some(database) = TestDatabase::create().await else { return };
-    let storage = PostgresStorage::open(&ConnectOptions::new(database.url.clone())).await.expect("opens");
-    storage
-        .create_workspace(NewWorkspace {
-            id: "acme".into(),
-            name: "Acme".into(),
-            created_at: Timestamp::from_millis(0),
-        })
-        .await
-        .unwrap();
+    let Some((_database, storage, client)) = acme_database().await else { return };
     let received_at = Timestamp::from_millis(1_790_000_000_000);
     let appended = storage.append("acme", vec![event("e-1", received_at, "key-1")]).await.unwrap();
-    let (client, connection) = tokio_postgres::connect(&database.url, NoTls).await.unwrap();
-    tokio::spawn(connection);
     client
         .execute(
             "INSERT INTO event_changes (workspace, seq, position, field, from_value, to_value, received_at)

@@ -161,27 +161,37 @@ mod tests {
 
     /// A store's existing events are counted per day when the daily counts
     /// arrive, days before 1970 included.
+    /// Workspace `a`, number 1, as the schema of migration 0005 and later holds it.
+    fn insert_workspace_a(connection: &Connection) {
+        connection
+            .execute("INSERT INTO workspaces (id, name, created_at, settings, catalog, number) VALUES ('a', 'a', 0, '{}', '{}', 1)", [])
+            .unwrap();
+    }
+
+    /// An event of workspace `a` with only what the migrations read.
+    fn insert_event_of_a(connection: &Connection, seq: i64, occurred_at: i64, action: &str) {
+        connection
+            .execute(
+                "INSERT INTO events (rowid, workspace, seq, id, action, category, occurred_at, actor_type, actor_id,
+                    target_type, target_id, outcome, body, personal, leaf_hash, search_text)
+                 VALUES (?1, 'a', ?2, ?2, ?3, 'activity', ?4, 'user', 'u', 't', 'T', 'success', '{}', '{}', x'00', '')",
+                params![super::super::rowid_of(1, seq), seq, action, occurred_at],
+            )
+            .unwrap();
+    }
+
     #[test]
     fn existing_events_are_counted_per_day() {
         let connection = Connection::open_in_memory().unwrap();
         for (version, migration) in MIGRATIONS[..5].iter().enumerate() {
             apply(&connection, migration, version + 1).unwrap();
         }
-        connection
-            .execute("INSERT INTO workspaces (id, name, created_at, settings, catalog, number) VALUES ('a', 'a', 0, '{}', '{}', 1)", [])
-            .unwrap();
+        insert_workspace_a(&connection);
         let day = 86_400_000;
         for (seq, occurred_at, action) in
             [(0, 5, "x.a"), (1, day - 1, "x.a"), (2, day, "x.a"), (3, 10, "x.b"), (4, -1, "x.a"), (5, -day, "x.a")]
         {
-            connection
-                .execute(
-                    "INSERT INTO events (rowid, workspace, seq, id, action, category, occurred_at, actor_type, actor_id,
-                        target_type, target_id, outcome, body, personal, leaf_hash, search_text)
-                     VALUES (?1, 'a', ?2, ?2, ?3, 'activity', ?4, 'user', 'u', 't', 'T', 'success', '{}', '{}', x'00', '')",
-                    params![super::super::rowid_of(1, seq), seq, action, occurred_at],
-                )
-                .unwrap();
+            insert_event_of_a(&connection, seq, occurred_at, action);
         }
         migrate(&connection).unwrap();
         let counts: Vec<(i64, String, i64)> = connection
@@ -201,18 +211,9 @@ mod tests {
         for (version, migration) in MIGRATIONS[..6].iter().enumerate() {
             apply(&connection, migration, version + 1).unwrap();
         }
-        connection
-            .execute("INSERT INTO workspaces (id, name, created_at, settings, catalog, number) VALUES ('a', 'a', 0, '{}', '{}', 1)", [])
-            .unwrap();
+        insert_workspace_a(&connection);
         for (seq, occurred_at) in [(0, 5), (1, -7)] {
-            connection
-                .execute(
-                    "INSERT INTO events (rowid, workspace, seq, id, action, category, occurred_at, actor_type, actor_id,
-                        target_type, target_id, outcome, body, personal, leaf_hash, search_text)
-                     VALUES (?1, 'a', ?2, ?2, 'x.a', 'activity', ?3, 'user', 'u', 't', 'T', 'success', '{}', '{}', x'00', '')",
-                    params![super::super::rowid_of(1, seq), seq, occurred_at],
-                )
-                .unwrap();
+            insert_event_of_a(&connection, seq, occurred_at, "x.a");
         }
         // Two changes of event 0, one of event 1, and one whose event is gone.
         for (seq, position) in [(0, 0), (0, 1), (1, 0), (2, 0)] {
