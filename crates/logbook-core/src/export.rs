@@ -115,7 +115,8 @@ where
 {
     let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let mut state = ExportState { full: None, partial: false, size: checkpoint.size, events: 0, workspace: None };
-    let mut texts = texts.into_iter();
+    // Fused: a reader that stopped (at a read error) is not asked again.
+    let mut texts = texts.into_iter().fuse();
     let mut next_line_number = 0;
     std::thread::scope(|scope| {
         let (mut to_workers, mut from_workers) = (Vec::new(), Vec::new());

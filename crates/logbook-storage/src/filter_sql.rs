@@ -230,8 +230,9 @@ fn selection(
             (dialect.indexed_events("event_records", "r", &workspace), "r")
         }
         (None, true) => {
-            conditions
-                .push(format!("c.workspace = {workspace} AND length(c.to_value) <= {INDEXED_CHANGE_VALUE_CHARS}"));
+            conditions.push(format!(
+                "c.workspace = {workspace} AND length(c.field) <= {INDEXED_CHANGE_CHARS} AND length(c.to_value) <= {INDEXED_CHANGE_CHARS}"
+            ));
             conditions.extend(change_conditions(&filter.change, "c", &mut parameters));
             // An event with two such changes is one row: its first one.
             let mut earlier = vec![dialect.same_event("d", "c"), "d.position < c.position".to_string()];
@@ -270,18 +271,21 @@ pub(crate) fn coarse_conditions(
     (conditions, parameters.values)
 }
 
-/// How many characters a change's new value may have and be in the index of
-/// changes by value (`event_changes_by_to`, a partial index): longer values
-/// (descriptions, bodies) are rarely asked for and would swell it.
-const INDEXED_CHANGE_VALUE_CHARS: usize = 200;
+/// How many characters a change's field and new value may each have and be in
+/// the index of changes by value (`event_changes_by_to`, a partial index): longer
+/// ones (descriptions, bodies) are rarely asked for, would swell it, and on
+/// PostgreSQL could outgrow the third of a page an index entry may take.
+const INDEXED_CHANGE_CHARS: usize = 200;
 
 /// Whether the index of changes by field and new value drives a read: for a
 /// change to a value the index holds, unless an actor, record, IP or target's
 /// own index narrows the read further.
 fn changes_by_value_drive(filter: &EventFilter) -> bool {
     let change = &filter.change;
-    change.field.is_some()
-        && change.to.as_ref().is_some_and(|to| to.chars().count() <= INDEXED_CHANGE_VALUE_CHARS)
+    let indexed =
+        |text: &Option<String>| text.as_ref().is_some_and(|text| text.chars().count() <= INDEXED_CHANGE_CHARS);
+    indexed(&change.field)
+        && indexed(&change.to)
         && filter.record.is_none()
         && filter.actor_id.is_none()
         && filter.target_id.is_none()

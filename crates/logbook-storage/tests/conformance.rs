@@ -672,7 +672,8 @@ async fn phrases_and_exclusions_are_exact(backend: &dyn Backend) {
 
 /// Changes to a value, which the index of changes by value finds: an event with
 /// two such changes is one row of a page and one of a count, pages follow the
-/// feed's order, and a value too long for that index is found all the same.
+/// feed's order, and a field or value too long for that index is found all the
+/// same.
 async fn changes_to_a_value_are_found_once(backend: &dyn Backend) {
     let storage = backend.open();
     workspace(&*storage, "acme").await;
@@ -698,6 +699,7 @@ async fn changes_to_a_value_are_found_once(backend: &dyn Backend) {
         event(10, serde_json::json!([{"field": "status", "from": "solved", "to": "open"}])),
         event(11, serde_json::json!([{"field": "priority", "from": "low", "to": "solved"}])),
         event(12, serde_json::json!([{"field": "status", "from": "pending", "to": long}])),
+        event(13, serde_json::json!([{"field": long, "from": "open", "to": "solved"}])),
     ];
     let stored: Vec<NewEvent> = made.into_iter().enumerate().map(|(number, json)| handmade(number, json)).collect();
     storage.append("acme", stored).await.unwrap();
@@ -709,8 +711,9 @@ async fn changes_to_a_value_are_found_once(backend: &dyn Backend) {
     check(&*storage, solved.clone(), &[0, 1]).await;
     check(&*storage, change(Some("status"), Some("new"), "solved"), &[1]).await;
     check(&*storage, change(Some("status"), Some("solved"), "solved"), &[1]).await;
-    check(&*storage, change(None, None, "solved"), &[0, 1, 3]).await;
+    check(&*storage, change(None, None, "solved"), &[0, 1, 3, 5]).await;
     check(&*storage, change(Some("status"), None, &long), &[4]).await;
+    check(&*storage, change(Some(&long), None, "solved"), &[5]).await;
     check(&*storage, EventFilter { actor_id: Some("u-1".into()), ..solved.clone() }, &[0, 1]).await;
     let mut pages = Vec::new();
     let mut query = EventQuery { filter: solved.clone(), order: Order::Desc, limit: 1, after: None, max_seq: None };
@@ -721,7 +724,7 @@ async fn changes_to_a_value_are_found_once(backend: &dyn Backend) {
         pages.push(page.iter().map(|event| event.seq).collect::<Vec<_>>());
     }
     assert_eq!(pages, [[1], [0]]);
-    let counts = storage.stats("acme", &solved, 4, GroupBy::Action).await.unwrap();
+    let counts = storage.stats("acme", &solved, 5, GroupBy::Action).await.unwrap();
     assert_eq!(counts, [("ticket.updated".to_string(), 2)]);
 }
 

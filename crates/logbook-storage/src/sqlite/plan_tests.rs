@@ -219,7 +219,13 @@ fn a_change_to_a_value_is_found_in_the_index_of_changes_by_value() {
     assert!(!page.contains("TEMP B-TREE") && !page.contains("events_by_"), "{page}");
     let counts = plan(&filter_sql::stats_query(Dialect::Sqlite, "demo", &to("solved"), 1_000_000, GroupBy::Day));
     assert!(counts.contains("event_changes_by_to"), "{counts}");
-    // A value too long for that index is looked for as before.
+    // A value or field too long for that index is looked for as before.
     let long = plan(&filter_sql::page_query(Dialect::Sqlite, "demo", &query(to(&"x".repeat(201)))));
+    assert!(!long.contains("event_changes_by_to"), "{long}");
+    let long_field = EventFilter {
+        change: logbook_core::ChangeFilter { field: Some("f".repeat(201)), ..to("solved").change },
+        ..to("solved")
+    };
+    let long = plan(&filter_sql::page_query(Dialect::Sqlite, "demo", &query(long_field)));
     assert!(!long.contains("event_changes_by_to"), "{long}");
 }
