@@ -172,16 +172,21 @@ where
     state.finish(checkpoint)
 }
 
-/// The lines of a piece of an export: split at each `\n`, the last one's
-/// ending optional, and a `\r` before it dropped. An empty piece is one blank line.
+/// A piece of an export without the last line's ending, which is optional:
+/// what is left has one line more than it has `\n`s. An empty piece is one blank line.
+fn without_last_ending(text: &str) -> &str {
+    text.strip_suffix('\n').unwrap_or(text)
+}
+
+/// The lines of a piece of an export: split at each `\n`, and a `\r` before it
+/// dropped.
 fn lines_of(text: &str) -> impl Iterator<Item = &str> {
-    let text = text.strip_suffix('\n').unwrap_or(text);
-    text.split('\n').map(|line| line.strip_suffix('\r').unwrap_or(line))
+    without_last_ending(text).split('\n').map(|line| line.strip_suffix('\r').unwrap_or(line))
 }
 
 /// How many lines [`lines_of`] finds in `text`.
 fn line_count(text: &str) -> usize {
-    let text = text.strip_suffix('\n').unwrap_or(text);
+    let text = without_last_ending(text);
     // Counted in bytes, 255 at a time, so that the compiler compares a vector
     // of bytes at once (a `usize` count would widen every byte first).
     let newlines_in = |piece: &[u8]| piece.iter().fold(0u8, |count, &byte| count + u8::from(byte == b'\n'));

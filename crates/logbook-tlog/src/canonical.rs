@@ -36,13 +36,6 @@ pub fn canonicalize(value: &Value) -> Result<Vec<u8>, CanonicalError> {
     canonicalize_json(&Json::from(value))
 }
 
-/// Returns the RFC 8785 canonical form of `value` as a string.
-pub fn canonicalize_to_string(value: &Value) -> Result<String, CanonicalError> {
-    let mut out = String::new();
-    write_value(&mut out, &Json::from(value))?;
-    Ok(out)
-}
-
 /// Returns the RFC 8785 canonical form of a [`Json`] tree as UTF-8 bytes; an
 /// object that names a member twice has none.
 pub fn canonicalize_json(value: &Json<'_>) -> Result<Vec<u8>, CanonicalError> {
@@ -237,7 +230,7 @@ mod tests {
     use serde_json::json;
 
     fn canon(v: &Value) -> String {
-        canonicalize_to_string(v).unwrap()
+        String::from_utf8(canonicalize(v).unwrap()).expect("canonical JSON is UTF-8")
     }
 
     #[test]

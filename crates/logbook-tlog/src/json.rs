@@ -196,34 +196,16 @@ impl<'de> Visitor<'de> for JsonVisitor {
     }
 }
 
-/// A member's name, borrowed from the text where it has no escapes.
+/// A member's name, borrowed from the text where it has no escapes: read as a
+/// string by [`JsonVisitor`], which borrows strings the same way.
 struct MemberName<'de>(Cow<'de, str>);
 
 impl<'de> Deserialize<'de> for MemberName<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<MemberName<'de>, D::Error> {
-        deserializer.deserialize_str(MemberNameVisitor)
-    }
-}
-
-struct MemberNameVisitor;
-
-impl<'de> Visitor<'de> for MemberNameVisitor {
-    type Value = MemberName<'de>;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-        formatter.write_str("a member name")
-    }
-
-    fn visit_borrowed_str<E>(self, text: &'de str) -> Result<MemberName<'de>, E> {
-        Ok(MemberName(Cow::Borrowed(text)))
-    }
-
-    fn visit_str<E>(self, text: &str) -> Result<MemberName<'de>, E> {
-        Ok(MemberName(Cow::Owned(text.to_owned())))
-    }
-
-    fn visit_string<E>(self, text: String) -> Result<MemberName<'de>, E> {
-        Ok(MemberName(Cow::Owned(text)))
+        match deserializer.deserialize_str(JsonVisitor)? {
+            Json::String(name) => Ok(MemberName(name)),
+            _ => Err(serde::de::Error::custom("a member name is not a string")),
+        }
     }
 }
 
