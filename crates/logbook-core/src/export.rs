@@ -6,13 +6,14 @@ use std::sync::mpsc;
 
 use logbook_tlog::Hash;
 use logbook_tlog::checkpoint::Checkpoint;
-use logbook_tlog::json::{Json, JsonObject};
+use logbook_tlog::json::{Document, Node, NodeId};
 use logbook_tlog::proof::verify_inclusion;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 use crate::event::Event;
-use crate::integrity::{Commitments, Finding, LogVerifier, Problem, decode_hash, encode_hash, object_leaf_input};
+use crate::integrity::{
+    Commitments, FieldCommitment, Finding, LogVerifier, Problem, decode_hash, encode_hash, object_leaf_input,
+};
 
 /// One line of an NDJSON export.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -206,12 +207,11 @@ struct CheckedLine {
 }
 
 /// The members of an export line that are the export's, not the event's.
-#[derive(Deserialize)]
 struct ExportMembers {
-    leaf_hash: String,
+    /// The leaf the line claims, if its `leaf_hash` is base64 of 32 bytes.
+    logged: Option<Hash>,
     commitments: Commitments,
     tree_size: u64,
-    #[serde(default)]
     proof: Option<Vec<String>>,
 }
 
@@ -219,18 +219,61 @@ impl ExportMembers {
     /// The export's members, taken out of a line's object: what is left is the
     /// stored event, every member of which the leaf covers. A line that names
     /// one of them twice is refused, as readers could disagree on which counts.
-    fn take_from(object: &mut JsonObject<'_>) -> Result<ExportMembers, String> {
-        let mut members = Map::new();
-        for name in ["leaf_hash", "commitments", "tree_size", "proof"] {
-            if let Some(value) = object.remove(name) {
-                if object.contains(name) {
-                    return Err(format!("it has two members named {name:?}"));
-                }
-                members.insert(name.to_string(), Value::from(value));
-            }
-        }
-        serde_json::from_value(Value::Object(members)).map_err(|error| error.to_string())
+    fn take_from(document: &mut Document<'_>) -> Result<ExportMembers, String> {
+        let root = document.root();
+        let mut take = |name: &str| match document.remove_member(root, name) {
+            Some(_) if document.member(root, name).is_some() => Err(format!("it has two members named {name:?}")),
+            taken => Ok(taken),
+        };
+        let (leaf_hash, commitments, tree_size, proof) =
+            (take("leaf_hash")?, take("commitments")?, take("tree_size")?, take("proof")?);
+        let document = &*document;
+        let leaf_hash = leaf_hash.and_then(|node| document.as_str(node)).ok_or("its leaf_hash is not a string")?;
+        let logged = decode_hash(leaf_hash);
+        let tree_size =
+            tree_size.and_then(|node| document.as_u64(node)).ok_or("its tree_size is not a whole number")?;
+        let commitments = commitments
+            .and_then(|node| read_commitments(document, node))
+            .ok_or("its commitments are not an object of commitments and salts")?;
+        let proof = match proof.filter(|&node| *document.node(node) != Node::Null) {
+            None => None,
+            Some(node) => Some(
+                document
+                    .items(node)
+                    .and_then(|items| items.iter().map(|&item| Some(document.as_str(item)?.to_string())).collect())
+                    .ok_or("its proof is not a list of hashes")?,
+            ),
+        };
+        Ok(ExportMembers { logged, commitments, tree_size, proof })
     }
+}
+
+/// Reads a line's `commitments`: each member an object with a string
+/// `commitment` and a string `salt` (absent or null once erased). A member or
+/// field named twice is refused, like anywhere else in a line.
+fn read_commitments(document: &Document<'_>, node: NodeId) -> Option<Commitments> {
+    // The one member of `entry` called `name`, if any; `Err` if two are.
+    let single = |entry: NodeId, name: &str| {
+        let mut named = document.members(entry).into_iter().flatten().filter(|member| member.name == name);
+        match (named.next(), named.next()) {
+            (_, Some(_)) => Err(()),
+            (found, None) => Ok(found.and_then(|member| member.value)),
+        }
+    };
+    let mut commitments = Commitments::default();
+    for member in document.members(node)? {
+        let entry = member.value?;
+        let commitment = document.as_str(single(entry, "commitment").ok()??)?.to_string();
+        let salt = match single(entry, "salt").ok()? {
+            Some(salt) if *document.node(salt) != Node::Null => Some(document.as_str(salt)?.to_string()),
+            _ => None,
+        };
+        let field = FieldCommitment { commitment, salt };
+        if commitments.0.insert(member.name.to_string(), field).is_some() {
+            return None;
+        }
+    }
+    Some(commitments)
 }
 
 /// Checks what line `number` (from 0) says alone; `None` for a blank line.
@@ -238,26 +281,29 @@ impl ExportMembers {
 /// The line is read as a JSON object, not as an [`ExportLine`]: the leaf is
 /// recomputed from the members the line holds, so a member added to a line is
 /// caught as a change, and no typed event is built and written out again. The
-/// object is a [`Json`] tree, whose strings are slices of the line.
+/// object is a [`Document`], whose strings are slices of the line.
 fn check_line(number: usize, line: &str, checkpoint: &Checkpoint) -> Result<Option<CheckedLine>, Finding> {
     if line.trim().is_empty() {
         return Ok(None);
     }
     let not_a_line =
         |detail: &str| finding(None, Problem::Changed, format!("line {} is not an export line: {detail}", number + 1));
-    let mut object = match Json::parse(line) {
-        Ok(Json::Object(object)) => object,
-        Ok(_) => return Err(not_a_line("it is not a JSON object")),
-        Err(error) => return Err(not_a_line(&error.to_string())),
-    };
-    let seq = object.get("seq").and_then(Json::as_u64).ok_or_else(|| not_a_line("its seq is not a whole number"))?;
-    let members = ExportMembers::take_from(&mut object)
+    let mut document = Document::parse(line).map_err(|error| not_a_line(&error.to_string()))?;
+    let root = document.root();
+    if !matches!(document.node(root), Node::Object { .. }) {
+        return Err(not_a_line("it is not a JSON object"));
+    }
+    let seq = document
+        .member(root, "seq")
+        .and_then(|seq| document.as_u64(seq))
+        .ok_or_else(|| not_a_line("its seq is not a whole number"))?;
+    let members = ExportMembers::take_from(&mut document)
         .map_err(|detail| finding(Some(seq), Problem::Changed, format!("line {} (seq {seq}): {detail}", number + 1)))?;
-    let workspace = match object.get("workspace").and_then(Json::as_str) {
+    let workspace = match document.member(root, "workspace").and_then(|workspace| document.as_str(workspace)) {
         Some(workspace) => workspace.to_string(),
         None => return Err(not_a_line("its workspace is not a string")),
     };
-    if object.get("id").and_then(Json::as_str).is_none() {
+    if document.member(root, "id").and_then(|id| document.as_str(id)).is_none() {
         return Err(not_a_line("its id is not a string"));
     }
     if !checkpoint.origin.strip_suffix(workspace.as_str()).is_some_and(|log_name| log_name.ends_with('/')) {
@@ -274,7 +320,7 @@ fn check_line(number: usize, line: &str, checkpoint: &Checkpoint) -> Result<Opti
         ));
     }
     let changed = |message: String| finding(Some(seq), Problem::Changed, message);
-    let recomputed = object_leaf_input(object, &members.commitments)
+    let recomputed = object_leaf_input(document, &members.commitments)
         .map(|input| logbook_tlog::leaf_hash(&input))
         .map_err(|error| changed(format!("seq {seq}: {error}")))?;
     let proven = members.proof.as_ref().map(|proof| {
@@ -291,8 +337,7 @@ fn check_line(number: usize, line: &str, checkpoint: &Checkpoint) -> Result<Opti
             ))
         })
     });
-    let logged = decode_hash(&members.leaf_hash);
-    Ok(Some(CheckedLine { seq, workspace, recomputed, logged, proven }))
+    Ok(Some(CheckedLine { seq, workspace, recomputed, logged: members.logged, proven }))
 }
 
 fn other_workspace(seq: u64, workspace: &str, checkpoint: &Checkpoint) -> Finding {

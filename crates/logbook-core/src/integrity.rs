@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use logbook_tlog::Hash;
-use logbook_tlog::json::{Json, JsonObject};
+use logbook_tlog::json::{Document, Node};
 use logbook_tlog::tree::RightEdge;
 use serde::{Deserialize, Serialize};
 
@@ -149,57 +149,58 @@ pub fn leaf_input(
     body: &EventBody,
     commitments: &Commitments,
 ) -> Result<Vec<u8>, IntegrityError> {
-    let body = serde_json::to_value(body).map_err(|error| IntegrityError::NotCanonical(error.to_string()))?;
-    let Json::Object(mut object) = Json::from(&body) else {
-        unreachable!("an event body serialises as an object");
-    };
-    object.set("id", Json::String(position.id.into()));
-    object.set("workspace", Json::String(position.workspace.into()));
-    object.set("seq", Json::Number(position.seq.into()));
-    committed_leaf_input(object, commitments)
+    let text = serde_json::to_string(body).map_err(|error| IntegrityError::NotCanonical(error.to_string()))?;
+    let mut document = Document::parse(&text).expect("serde_json writes JSON that reads back");
+    let root = document.root();
+    document.set_member(root, "id", Node::Text(position.id.into()));
+    document.set_member(root, "workspace", Node::Text(position.workspace.into()));
+    document.set_member(root, "seq", Node::Integer(position.seq));
+    committed_leaf_input(document, commitments)
 }
 
-/// The canonical form of a stored event written as one JSON object: its body's
-/// members with its `id`, `workspace` and `seq`, as a line of an export holds it
-/// once the export's own members are taken out. Every member counts, so a member
-/// added to the object changes the leaf, and one named twice has no canonical
-/// form. The personal values present are first checked against their commitments.
-pub fn object_leaf_input(object: JsonObject<'_>, commitments: &Commitments) -> Result<Vec<u8>, IntegrityError> {
+/// The canonical form of a stored event written as one JSON object (the root
+/// of `document`): its body's members with its `id`, `workspace` and `seq`, as
+/// a line of an export holds it once the export's own members are taken out.
+/// Every member counts, so a member added to the object changes the leaf, and
+/// one named twice has no canonical form. The personal values present are
+/// first checked against their commitments.
+pub fn object_leaf_input(document: Document<'_>, commitments: &Commitments) -> Result<Vec<u8>, IntegrityError> {
+    let root = document.root();
     for field in PERSONAL_FIELDS {
         let (parent, key) = field.split_once('.').expect("personal fields are dotted");
-        if let Some(value) = object.get(parent).and_then(|parent| parent.get(key)) {
-            let value =
-                value.as_str().ok_or_else(|| IntegrityError::NotCanonical(format!("{field} is not a string")))?;
+        if let Some(value) = document.member(root, parent).and_then(|parent| document.member(parent, key)) {
+            let value = document
+                .as_str(value)
+                .ok_or_else(|| IntegrityError::NotCanonical(format!("{field} is not a string")))?;
             commitments.check_value(field, value)?;
         }
     }
-    committed_leaf_input(object, commitments)
+    committed_leaf_input(document, commitments)
 }
 
 /// The canonical form of an event object: `"v"` added and each personal value
 /// replaced by its commitment.
-fn committed_leaf_input(mut object: JsonObject<'_>, commitments: &Commitments) -> Result<Vec<u8>, IntegrityError> {
-    if object.contains("v") {
+fn committed_leaf_input(mut document: Document<'_>, commitments: &Commitments) -> Result<Vec<u8>, IntegrityError> {
+    let root = document.root();
+    if document.member(root, "v").is_some() {
         return Err(IntegrityError::NotCanonical("an event has no member \"v\" of its own".into()));
     }
-    object.set("v", Json::Number(CANONICAL_VERSION.into()));
+    document.set_member(root, "v", Node::Integer(CANONICAL_VERSION));
     for field in PERSONAL_FIELDS {
         let (parent, key) = field.split_once('.').expect("personal fields are dotted");
-        let slot = match object.get_mut(parent) {
-            Some(Json::Object(slot)) => Some(slot),
-            _ => None,
-        };
-        let had_value = slot.as_ref().is_some_and(|slot| slot.contains(key));
+        let slot = document.member(root, parent).filter(|&parent| matches!(document.node(parent), Node::Object { .. }));
+        let had_value = slot.is_some_and(|slot| document.member(slot, key).is_some());
         match (commitments.0.get(field), slot) {
             (Some(entry), Some(slot)) => {
-                slot.set(key, Json::String(format!("{COMMITMENT_PREFIX}{}", entry.commitment).into()));
+                let committed = format!("{COMMITMENT_PREFIX}{}", entry.commitment);
+                document.set_member(slot, key, Node::Text(committed.into()));
             }
             (Some(_), None) => return Err(IntegrityError::MalformedCommitment(field.to_string())),
             (None, _) if had_value => return Err(IntegrityError::Uncommitted(field)),
             (None, _) => {}
         }
     }
-    logbook_tlog::canonical::canonicalize_json(&Json::Object(object))
+    logbook_tlog::canonical::canonicalize_document(&document)
         .map_err(|error| IntegrityError::NotCanonical(error.to_string()))
 }
 

@@ -1,4 +1,5 @@
-//! RFC 8785 JSON Canonicalization Scheme (JCS) for [`serde_json::Value`].
+//! RFC 8785 JSON Canonicalization Scheme (JCS), written from a [`Document`] read
+//! from JSON text.
 //!
 //! The canonical form has no whitespace, object members sorted by the UTF-16 code units
 //! of their names, strings with only the escapes RFC 8785 requires, and numbers written
@@ -6,13 +7,15 @@
 //!
 //! Integers are only accepted within the I-JSON safe range, `±(2^53 - 1)`: beyond it two
 //! different integers could share one canonical form, which would let a changed value go
-//! unnoticed. Numbers that were parsed as floating point are written as ECMAScript would.
+//! unnoticed. Numbers with a fraction or an exponent are read as a double and written as
+//! ECMAScript would. A string read without escapes is written as it was read, and a
+//! small integer as its token: both are their own canonical form.
 
-use std::fmt::Write as _;
+use std::io::Write as _;
 
 use serde_json::{Number, Value};
 
-use crate::json::Json;
+use crate::json::{Document, Node, NodeId};
 
 /// The largest integer magnitude accepted: `2^53 - 1`.
 pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
@@ -31,89 +34,135 @@ pub enum CanonicalError {
     DuplicateMember(String),
 }
 
-/// Returns the RFC 8785 canonical form of `value` as UTF-8 bytes.
+/// Returns the RFC 8785 canonical form of a `serde_json` value as UTF-8 bytes.
 pub fn canonicalize(value: &Value) -> Result<Vec<u8>, CanonicalError> {
-    canonicalize_json(&Json::from(value))
+    let text = value.to_string();
+    canonicalize_document(&Document::parse(&text).expect("serde_json writes JSON that reads back"))
 }
 
-/// Returns the RFC 8785 canonical form of a [`Json`] tree as UTF-8 bytes; an
-/// object that names a member twice has none.
-pub fn canonicalize_json(value: &Json<'_>) -> Result<Vec<u8>, CanonicalError> {
+/// Returns the RFC 8785 canonical form of a document as UTF-8 bytes; an object
+/// that names a member twice has none.
+pub fn canonicalize_document(document: &Document<'_>) -> Result<Vec<u8>, CanonicalError> {
     // An event's canonical form is one to two kilobytes: start there.
-    let mut out = String::with_capacity(2048);
-    write_value(&mut out, value)?;
-    Ok(out.into_bytes())
+    let mut writer = CanonicalWriter { out: Vec::with_capacity(2048), members: Vec::with_capacity(32) };
+    writer.value(document, document.root())?;
+    Ok(writer.out)
 }
 
-/// Appends the canonical form of `value` to `out`.
-fn write_value(out: &mut String, value: &Json<'_>) -> Result<(), CanonicalError> {
-    match value {
-        Json::Null => out.push_str("null"),
-        Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Json::Number(n) => out.push_str(&number_to_string(n)?),
-        Json::String(s) => write_string(out, s),
-        Json::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_value(out, item)?;
+/// Writes canonical JSON into `out`. `members` holds, for every object being
+/// written, its members to sort, one object's above its parent's.
+struct CanonicalWriter<'d> {
+    out: Vec<u8>,
+    members: Vec<(&'d str, NodeId)>,
+}
+
+impl<'d> CanonicalWriter<'d> {
+    fn value(&mut self, document: &'d Document<'_>, id: NodeId) -> Result<(), CanonicalError> {
+        match document.node(id) {
+            Node::Null => self.out.extend_from_slice(b"null"),
+            Node::Bool(flag) => self.out.extend_from_slice(if *flag { b"true" } else { b"false" }),
+            Node::Number(token) => write_number_token(&mut self.out, token)?,
+            Node::Integer(number) => write_number_token(&mut self.out, &number.to_string())?,
+            Node::Plain(text) => {
+                self.out.push(b'"');
+                self.out.extend_from_slice(text.as_bytes());
+                self.out.push(b'"');
             }
-            out.push(']');
-        }
-        Json::Object(object) => {
-            let mut members: Vec<&(std::borrow::Cow<'_, str>, Json<'_>)> = object.0.iter().collect();
-            members.sort_unstable_by(|(a, _), (b, _)| member_name_order(a, b));
-            out.push('{');
-            for (i, (name, item)) in members.iter().enumerate() {
-                if i > 0 {
-                    if members[i - 1].0 == *name {
-                        return Err(CanonicalError::DuplicateMember(name.to_string()));
+            Node::Text(text) => write_string(&mut self.out, text),
+            Node::Array { .. } => {
+                self.out.push(b'[');
+                for (index, &item) in document.items(id).expect("an array").iter().enumerate() {
+                    if index > 0 {
+                        self.out.push(b',');
                     }
-                    out.push(',');
+                    self.value(document, item)?;
                 }
-                write_string(out, name);
-                out.push(':');
-                write_value(out, item)?;
+                self.out.push(b']');
             }
-            out.push('}');
+            Node::Object { .. } => {
+                let base = self.members.len();
+                let live =
+                    document.members(id).expect("an object").filter_map(|member| Some((&*member.name, member.value?)));
+                self.members.extend(live);
+                self.members[base..].sort_unstable_by(|(a, _), (b, _)| member_name_order(a, b));
+                self.out.push(b'{');
+                for index in base..self.members.len() {
+                    let (name, value) = self.members[index];
+                    if index > base {
+                        if self.members[index - 1].0 == name {
+                            return Err(CanonicalError::DuplicateMember(name.to_string()));
+                        }
+                        self.out.push(b',');
+                    }
+                    write_string(&mut self.out, name);
+                    self.out.push(b':');
+                    self.value(document, value)?;
+                }
+                self.out.push(b'}');
+                self.members.truncate(base);
+            }
         }
+        Ok(())
     }
-    Ok(())
 }
 
-/// RFC 8785 §3.2.3 orders member names by their UTF-16 code units. Between two
-/// ASCII names that is the order of their bytes, compared without re-encoding.
+/// RFC 8785 §3.2.3 orders member names by their UTF-16 code units. UTF-8 bytes
+/// order by code point, which is the same order but for one case, decided at the
+/// first byte that differs: UTF-16 writes U+10000 and up (lead bytes from 0xF0)
+/// as surrogates from U+D800, so they come before U+E000 to U+FFFF (lead bytes
+/// 0xEE and 0xEF).
 fn member_name_order(a: &str, b: &str) -> std::cmp::Ordering {
-    if a.is_ascii() && b.is_ascii() { a.cmp(b) } else { a.encode_utf16().cmp(b.encode_utf16()) }
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    match a.iter().zip(b).position(|(x, y)| x != y) {
+        None => a.len().cmp(&b.len()),
+        Some(at) => match (a[at], b[at]) {
+            (x, y) if x >= 0xF0 && (0xEE..0xF0).contains(&y) => std::cmp::Ordering::Less,
+            (x, y) if y >= 0xF0 && (0xEE..0xF0).contains(&x) => std::cmp::Ordering::Greater,
+            (x, y) => x.cmp(&y),
+        },
+    }
 }
 
 /// Appends `s` as a JSON string, escaping only what RFC 8785 §3.2.2.2 requires.
-fn write_string(out: &mut String, s: &str) {
-    out.push('"');
+fn write_string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
     // Most strings need no escape at all: copy them whole.
     if !s.bytes().any(|byte| byte == b'"' || byte == b'\\' || byte < 0x20) {
-        out.push_str(s);
-        out.push('"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
         return;
     }
+    let mut buffer = [0; 4];
     for c in s.chars() {
         match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{09}' => out.push_str("\\t"),
-            '\u{0a}' => out.push_str("\\n"),
-            '\u{0c}' => out.push_str("\\f"),
-            '\u{0d}' => out.push_str("\\r"),
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\u{08}' => out.extend_from_slice(b"\\b"),
+            '\u{09}' => out.extend_from_slice(b"\\t"),
+            '\u{0a}' => out.extend_from_slice(b"\\n"),
+            '\u{0c}' => out.extend_from_slice(b"\\f"),
+            '\u{0d}' => out.extend_from_slice(b"\\r"),
             c if c < '\u{20}' => {
-                write!(out, "\\u{:04x}", c as u32).expect("writing to a String cannot fail");
+                write!(out, "\\u{:04x}", c as u32).expect("writing to a Vec cannot fail");
             }
-            c => out.push(c),
+            c => out.extend_from_slice(c.encode_utf8(&mut buffer).as_bytes()),
         }
     }
-    out.push('"');
+    out.push(b'"');
+}
+
+/// Appends the canonical text of a number token of the JSON grammar. A whole
+/// number of at most 15 digits is below 2^53 and written as it is; anything
+/// else is read as `serde_json` reads it (a double, if it has a fraction or an
+/// exponent or is beyond 64 bits) and written from that.
+fn write_number_token(out: &mut Vec<u8>, token: &str) -> Result<(), CanonicalError> {
+    if token.len() <= 15 && token.bytes().all(|byte| byte.is_ascii_digit()) {
+        out.extend_from_slice(token.as_bytes());
+        return Ok(());
+    }
+    let number: Number = serde_json::from_str(token).map_err(|_| CanonicalError::NonFiniteNumber(token.to_string()))?;
+    out.extend_from_slice(number_to_string(&number)?.as_bytes());
+    Ok(())
 }
 
 /// Returns the canonical text of a JSON number.
@@ -312,17 +361,17 @@ mod tests {
     fn a_text_read_as_json_has_the_same_canonical_form_as_its_value() {
         let text =
             r#"{"numbers":[333333333.33333329,1E30,-0,4.50],"b":{"z":"\u20ac","a":"plain"},"a":[{"y":null,"x":true}]}"#;
-        let json = Json::parse(text).unwrap();
+        let document = Document::parse(text).unwrap();
         let value: Value = serde_json::from_str(text).unwrap();
-        assert_eq!(canonicalize_json(&json).unwrap(), canonicalize(&value).unwrap());
+        assert_eq!(canonicalize_document(&document).unwrap(), canonicalize(&value).unwrap());
     }
 
     #[test]
     fn a_member_named_twice_has_no_canonical_form() {
         for text in [r#"{"a":1,"b":2,"a":1}"#, r#"{"outer":{"x":1,"x":2}}"#, r#"[{"\u0061":1,"a":1}]"#] {
-            let json = Json::parse(text).unwrap();
+            let document = Document::parse(text).unwrap();
             assert!(
-                matches!(canonicalize_json(&json), Err(CanonicalError::DuplicateMember(name)) if name.ends_with('a') || name == "x"),
+                matches!(canonicalize_document(&document), Err(CanonicalError::DuplicateMember(name)) if name.ends_with('a') || name == "x"),
                 "{text}"
             );
         }
@@ -357,6 +406,33 @@ mod tests {
             ]
         );
         assert!(out.starts_with("{\"\\r\":\"Carriage Return\",\"1\":\"One\",\"\u{80}\":"));
+    }
+
+    #[test]
+    fn member_names_are_ordered_by_utf16_code_units() {
+        // Characters from each range whose UTF-8 and UTF-16 orders could differ.
+        let alphabet = [
+            'a',
+            'z',
+            '\u{7f}',
+            '\u{80}',
+            '\u{7ff}',
+            '\u{800}',
+            '\u{d7ff}',
+            '\u{e000}',
+            '\u{ffff}',
+            '\u{10000}',
+            '\u{1f600}',
+        ];
+        let names: Vec<String> = (0..alphabet.len().pow(2))
+            .map(|index| [alphabet[index % alphabet.len()], alphabet[index / alphabet.len()]].iter().collect())
+            .chain(alphabet.iter().map(char::to_string))
+            .collect();
+        for a in &names {
+            for b in &names {
+                assert_eq!(member_name_order(a, b), a.encode_utf16().cmp(b.encode_utf16()), "{a:?} {b:?}");
+            }
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! - [`note`]: C2SP signed notes with Ed25519 keys.
 //! - [`checkpoint`]: C2SP tlog-checkpoint bodies, signed and opened as notes.
 //! - [`tlog_proof`]: the C2SP tlog-proof text form.
-//! - [`canonical`]: RFC 8785 JSON canonicalization, of a [`json::Json`] tree that
+//! - [`canonical`]: RFC 8785 JSON canonicalization, of a [`json::Document`] that
 //!   borrows its strings from the text it was read from.
 
 pub mod canonical;
