@@ -241,6 +241,22 @@ async fn exports_verify_offline_whole_or_filtered(backend: Backend) {
         let finding = verify_export(&extended, &at_100).unwrap_err();
         assert_eq!((finding.seq, finding.problem), (Some(seq), Problem::Changed), "{member}: {}", finding.message);
     }
+    // The same inside a line's commitments: an entry, or an entry's salt, named twice.
+    let line_11 = full.lines().find(|line| line.contains("\"seq\":11,")).expect("a line at seq 11");
+    let (before, entries) = line_11.split_once("\"commitments\":{").expect("commitments");
+    let first_entry = &entries[..=entries.find('}').expect("an entry of the commitments")];
+    let (entry_twice, salt_twice) = (
+        format!("{before}\"commitments\":{{{first_entry},{entries}"),
+        format!(
+            "{before}\"commitments\":{{{}",
+            entries.replacen("{\"commitment\"", "{\"salt\":\"AAAA\",\"commitment\"", 1)
+        ),
+    );
+    for changed in [entry_twice, salt_twice] {
+        let lines: Vec<&str> = full.lines().map(|line| if line == line_11 { changed.as_str() } else { line }).collect();
+        let finding = verify_export(&lines, &at_100).unwrap_err();
+        assert_eq!((finding.seq, finding.problem), (Some(11), Problem::Changed), "{changed}: {}", finding.message);
+    }
     // The export may come in pieces of many lines, as `logbook verify` reads a
     // file: the verdict and the line numbers it gives are the same.
     let pieces: Vec<String> = full.lines().collect::<Vec<_>>().chunks(7).map(|lines| lines.join("\n") + "\n").collect();

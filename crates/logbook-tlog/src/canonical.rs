@@ -53,7 +53,7 @@ pub fn canonicalize_document(document: &Document<'_>) -> Result<Vec<u8>, Canonic
 /// written, its members to sort, one object's above its parent's.
 struct CanonicalWriter<'d> {
     out: Vec<u8>,
-    members: Vec<(&'d str, NodeId)>,
+    members: Vec<(&'d str, NodeId, bool)>,
 }
 
 impl<'d> CanonicalWriter<'d> {
@@ -63,11 +63,7 @@ impl<'d> CanonicalWriter<'d> {
             Node::Bool(flag) => self.out.extend_from_slice(if *flag { b"true" } else { b"false" }),
             Node::Number(token) => write_number_token(&mut self.out, token)?,
             Node::Integer(number) => write_number_token(&mut self.out, &number.to_string())?,
-            Node::Plain(text) => {
-                self.out.push(b'"');
-                self.out.extend_from_slice(text.as_bytes());
-                self.out.push(b'"');
-            }
+            Node::Plain(text) => write_plain_string(&mut self.out, text),
             Node::Text(text) => write_string(&mut self.out, text),
             Node::Array { .. } => {
                 self.out.push(b'[');
@@ -81,20 +77,26 @@ impl<'d> CanonicalWriter<'d> {
             }
             Node::Object { .. } => {
                 let base = self.members.len();
-                let live =
-                    document.members(id).expect("an object").filter_map(|member| Some((&*member.name, member.value?)));
+                let live = document
+                    .members(id)
+                    .expect("an object")
+                    .filter_map(|member| Some((&*member.name, member.value?, member.plain)));
                 self.members.extend(live);
-                self.members[base..].sort_unstable_by(|(a, _), (b, _)| member_name_order(a, b));
+                self.members[base..].sort_unstable_by(|(a, ..), (b, ..)| member_name_order(a, b));
                 self.out.push(b'{');
                 for index in base..self.members.len() {
-                    let (name, value) = self.members[index];
+                    let (name, value, plain) = self.members[index];
                     if index > base {
                         if self.members[index - 1].0 == name {
                             return Err(CanonicalError::DuplicateMember(name.to_string()));
                         }
                         self.out.push(b',');
                     }
-                    write_string(&mut self.out, name);
+                    if plain {
+                        write_plain_string(&mut self.out, name);
+                    } else {
+                        write_string(&mut self.out, name);
+                    }
                     self.out.push(b':');
                     self.value(document, value)?;
                 }
@@ -121,6 +123,13 @@ fn member_name_order(a: &str, b: &str) -> std::cmp::Ordering {
             (x, y) => x.cmp(&y),
         },
     }
+}
+
+/// Appends a string that needs no escape (one read without escapes) in quotes.
+fn write_plain_string(out: &mut Vec<u8>, text: &str) {
+    out.push(b'"');
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'"');
 }
 
 /// Appends `s` as a JSON string, escaping only what RFC 8785 §3.2.2.2 requires.

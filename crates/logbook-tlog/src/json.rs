@@ -55,6 +55,9 @@ pub struct Member<'t> {
     pub name: Cow<'t, str>,
     /// Its value; `None` once removed.
     pub value: Option<NodeId>,
+    /// Whether the name was read without escapes (so it holds no quote,
+    /// backslash or control character and is its own canonical form).
+    pub plain: bool,
 }
 
 /// A JSON text, read.
@@ -171,7 +174,7 @@ impl<'t> Document<'t> {
         let value = Some((self.nodes.len() - 1) as NodeId);
         match self.member_slot(object, &name) {
             Some(slot) => slot.value = value,
-            None => self.added.push((object, Member { name, value })),
+            None => self.added.push((object, Member { name, value, plain: false })),
         }
     }
 
@@ -265,9 +268,10 @@ impl<'t> Reader<'t> {
                 return Err(reader.error("expected a member name"));
             }
             let name = reader.string()?;
+            let plain = matches!(name, Cow::Borrowed(_));
             reader.expect(b':', "expected `:` after a member name")?;
             let value = reader.value(depth)?;
-            reader.pending_members.push(Member { name, value: Some(value) });
+            reader.pending_members.push(Member { name, value: Some(value), plain });
             Ok(())
         })?;
         let first = self.document.members.len() as u32;
@@ -326,20 +330,19 @@ impl<'t> Reader<'t> {
     fn string(&mut self) -> Result<Cow<'t, str>, JsonError> {
         let start = self.at + 1;
         let bytes = self.text.as_bytes();
-        let mut at = start + plain_prefix(&bytes[start..]);
-        let mut escaped = false;
+        let (mut at, mut escaped) = (start, false);
         loop {
+            at += bytes.get(at..).map_or(0, plain_prefix);
             match bytes.get(at) {
                 Some(b'"') => break,
                 Some(b'\\') => {
                     escaped = true;
                     at += 2;
                 }
-                Some(byte) if *byte < 0x20 => {
+                Some(_) => {
                     self.at = at;
                     return Err(self.error("a control character in a string must be escaped"));
                 }
-                Some(_) => at += 1,
                 None => {
                     self.at = bytes.len();
                     return Err(self.error("a string is not closed"));
@@ -411,15 +414,17 @@ fn plain_prefix(bytes: &[u8]) -> usize {
         // The usual bit trick: a byte below 0x20 (or a quote or backslash, made
         // zero by the XOR) borrows in the subtraction and sets its high bit;
         // `!word` clears the high bit of bytes from 0x80 up. A borrow spreads
-        // only from a byte that was found, so a word with none shows nothing.
+        // only upwards from a byte that was found, so the lowest bit set (the
+        // first byte, read little-endian) is the first byte found.
         let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
         let special = has_zero_byte(word ^ (ONES * u64::from(b'"'))) | has_zero_byte(word ^ (ONES * u64::from(b'\\')));
-        if control | special != 0 {
-            break;
+        let found = control | special;
+        if found != 0 {
+            return at + (found.trailing_zeros() / 8) as usize;
         }
         at += 8;
     }
-    at
+    at + bytes[at..].iter().take_while(|&&byte| byte != b'"' && byte != b'\\' && byte >= 0x20).count()
 }
 
 impl fmt::Display for Document<'_> {
@@ -502,14 +507,21 @@ mod tests {
 
     #[test]
     fn the_plain_prefix_stops_at_the_first_byte_that_needs_a_look() {
-        let text = "abcdefgh\u{e9}\u{7f}ijklmnopqrstuvwxyz0123456789";
-        assert_eq!(plain_prefix(text.as_bytes()), text.len() / 8 * 8);
-        for special in [b'"', b'\\', 0x00, 0x1f] {
-            for position in 0..20 {
-                let mut bytes = vec![b'x'; 24];
+        let text = "abcdefgh\u{e9}\u{7f}\u{a0}ijklmnopqrstuvwxyz0123456789 !#~";
+        assert_eq!(plain_prefix(text.as_bytes()), text.len());
+        for special in [b'"', b'\\', 0x00, 0x01, 0x1f] {
+            for position in 0..23 {
+                let mut bytes = vec![b'x'; 23];
                 bytes[position] = special;
-                let found = plain_prefix(&bytes);
-                assert!(found <= position && position < found + 8, "{special:#x} at {position}: {found}");
+                // A second special byte after the first, and bytes that borrow
+                // in the bit trick around it, change nothing.
+                if position + 1 < bytes.len() {
+                    bytes[position + 1] = 0x01;
+                }
+                if position > 0 {
+                    bytes[position - 1] = 0x21;
+                }
+                assert_eq!(plain_prefix(&bytes), position, "{special:#x} at {position}");
             }
         }
     }
