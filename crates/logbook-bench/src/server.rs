@@ -57,7 +57,7 @@ async fn drop_bench_database(url: &str) -> anyhow::Result<tokio_postgres::Client
 /// Drops and creates the benchmark's database.
 async fn fresh_database(url: &str) -> anyhow::Result<String> {
     let client = drop_bench_database(url).await?;
-    client.batch_execute(&format!("CREATE DATABASE {BENCH_DATABASE}")).await?;
+    client.batch_execute(&format!("CREATE DATABASE {BENCH_DATABASE} ENCODING 'UTF8' TEMPLATE template0")).await?;
     Ok(with_database(url, BENCH_DATABASE))
 }
 

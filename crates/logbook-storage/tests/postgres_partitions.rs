@@ -82,6 +82,19 @@ async fn events_are_partitioned_by_month_and_stay_unique_across_partitions() {
     assert_eq!(storage.workspace("acme").await.unwrap().unwrap().event_count, 2);
 }
 
+/// A database that is not UTF8 is refused before anything is written to it:
+/// in `SQL_ASCII` lengths are bytes, not characters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_not_in_utf8_is_refused() {
+    let Some(database) = TestDatabase::create_encoded("SQL_ASCII").await else { return };
+    let refused = PostgresStorage::open(&ConnectOptions::new(database.url.clone())).await.err().expect("refused");
+    assert!(refused.to_string().contains("the database's encoding is SQL_ASCII, and Logbook needs UTF8"), "{refused}");
+    let (client, connection) = tokio_postgres::connect(&database.url, NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let tables = client.query_one("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", &[]).await.unwrap();
+    assert_eq!(tables.get::<_, i64>(0), 0);
+}
+
 /// During a rolling upgrade, a process of an earlier version appends changes
 /// without their event's time (migration 0005): the database fills it in, so
 /// the index of changes by value orders them like every other.

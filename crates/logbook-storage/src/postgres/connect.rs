@@ -168,6 +168,22 @@ fn rustls_connector(ca_file: Option<&Path>) -> Result<tokio_postgres_rustls::Mak
 }
 
 /// A pool of connections to the database (no connection is opened yet).
+/// Refuses a database whose encoding is not UTF8. Logbook stores UTF-8 text and
+/// counts characters in it (the index of changes by value holds values of at
+/// most 200 characters, and a query decides in Rust whether a value is in it);
+/// in `SQL_ASCII`, PostgreSQL would count bytes instead and store any bytes.
+pub(super) async fn require_utf8(client: &deadpool_postgres::Client) -> Result<(), StorageError> {
+    let row = client.query_one("SHOW server_encoding", &[]).await.map_err(super::backend)?;
+    let encoding: String = row.get(0);
+    if encoding != "UTF8" {
+        return Err(StorageError::Backend(format!(
+            "the database's encoding is {encoding}, and Logbook needs UTF8: create its database with \
+             `CREATE DATABASE logbook ENCODING 'UTF8' TEMPLATE template0`"
+        )));
+    }
+    Ok(())
+}
+
 pub(super) fn pool(options: &ConnectOptions) -> Result<Pool, StorageError> {
     let (config, tls) = parse(options)?;
     let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Fast };

@@ -84,6 +84,7 @@ impl PostgresStorage {
         let mut client = pool.get().await.map_err(|error| {
             StorageError::Unavailable(format!("cannot connect to {}: {error}", redact_url(&options.url)))
         })?;
+        connect::require_utf8(&client).await?;
         migrations::migrate(&mut client).await?;
         drop(client);
         partitions::ensure_partitions(&pool).await?;

@@ -80,19 +80,26 @@ fn unreachable_server(server_url: &str, error: &tokio_postgres::Error) {
 }
 
 impl TestDatabase {
-    /// Creates a fresh database on the test server; `None` when the server cannot
-    /// be reached and `CI` is not set (after printing why).
+    /// Creates a fresh UTF8 database on the test server (whatever the server's
+    /// default encoding); `None` when the server cannot be reached and `CI` is
+    /// not set (after printing why).
     ///
     /// # Panics
     /// When the server cannot be reached and `CI` is set, or refuses to create it.
     pub async fn create() -> Option<TestDatabase> {
+        TestDatabase::create_encoded("UTF8").await
+    }
+
+    /// [`TestDatabase::create`] with another encoding, such as `SQL_ASCII`.
+    pub async fn create_encoded(encoding: &str) -> Option<TestDatabase> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let server_url = test_server_url();
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.subsec_nanos());
         let name = format!("logbook_test_{}_{}_{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
-        match execute_on_server(&server_url, &format!("CREATE DATABASE {name}")).await {
+        let create = format!("CREATE DATABASE {name} ENCODING '{encoding}' TEMPLATE template0");
+        match execute_on_server(&server_url, &create).await {
             Ok(()) => Some(TestDatabase { url: with_database(&server_url, &name), name, server_url }),
             Err(error) if error.as_db_error().is_none() => {
                 unreachable_server(&server_url, &error);
