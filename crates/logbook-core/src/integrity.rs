@@ -150,7 +150,7 @@ pub fn leaf_input(
     commitments: &Commitments,
 ) -> Result<Vec<u8>, IntegrityError> {
     let text = serde_json::to_string(body).map_err(|error| IntegrityError::NotCanonical(error.to_string()))?;
-    let mut document = Document::parse(&text).expect("serde_json writes JSON that reads back");
+    let mut document = Document::parse(&text).map_err(|error| IntegrityError::NotCanonical(error.to_string()))?;
     let root = document.root();
     document.set_member(root, "id", Node::Text(position.id.into()));
     document.set_member(root, "workspace", Node::Text(position.workspace.into()));

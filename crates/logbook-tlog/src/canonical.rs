@@ -32,12 +32,17 @@ pub enum CanonicalError {
     /// An object names a member twice, so readers could disagree on its value.
     #[error("an object has two members named {0:?}")]
     DuplicateMember(String),
+    /// A value's JSON text cannot be read back (it nests more deeply than the
+    /// JSON reader allows).
+    #[error("the value cannot be read as JSON: {0}")]
+    Unreadable(String),
 }
 
 /// Returns the RFC 8785 canonical form of a `serde_json` value as UTF-8 bytes.
 pub fn canonicalize(value: &Value) -> Result<Vec<u8>, CanonicalError> {
     let text = value.to_string();
-    canonicalize_document(&Document::parse(&text).expect("serde_json writes JSON that reads back"))
+    let document = Document::parse(&text).map_err(|error| CanonicalError::Unreadable(error.to_string()))?;
+    canonicalize_document(&document)
 }
 
 /// Returns the RFC 8785 canonical form of a document as UTF-8 bytes; an object

@@ -21,6 +21,10 @@ use std::fmt;
 /// The position of a node in its [`Document`].
 pub type NodeId = u32;
 
+/// The longest text read: every value, member and item takes at least a byte
+/// of it, so their positions fit a [`NodeId`] with room for members added later.
+const MAX_TEXT_BYTES: usize = (u32::MAX / 2) as usize;
+
 /// How deeply arrays and objects may nest, as in `serde_json` (which Logbook
 /// reads request bodies with): deeper text is refused rather than read with
 /// unbounded recursion.
@@ -85,6 +89,9 @@ pub struct JsonError {
 impl<'t> Document<'t> {
     /// Reads a JSON text: one value, with whitespace around it allowed.
     pub fn parse(text: &'t str) -> Result<Document<'t>, JsonError> {
+        if text.len() > MAX_TEXT_BYTES {
+            return Err(JsonError { message: "the text is longer than 2 GiB".into(), column: MAX_TEXT_BYTES + 1 });
+        }
         let mut reader = Reader {
             text,
             at: 0,
