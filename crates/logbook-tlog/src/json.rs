@@ -281,9 +281,7 @@ impl<'t> Reader<'t> {
             reader.pending_members.push(Member { name, value: Some(value), plain });
             Ok(())
         })?;
-        let first = self.document.members.len() as u32;
-        let len = (self.pending_members.len() - base) as u32;
-        self.document.members.extend(self.pending_members.drain(base..));
+        let (first, len) = settle(&mut self.document.members, &mut self.pending_members, base);
         Ok(self.push(Node::Object { first, len }))
     }
 
@@ -294,9 +292,7 @@ impl<'t> Reader<'t> {
             reader.pending_items.push(item);
             Ok(())
         })?;
-        let first = self.document.items.len() as u32;
-        let len = (self.pending_items.len() - base) as u32;
-        self.document.items.extend(self.pending_items.drain(base..));
+        let (first, len) = settle(&mut self.document.items, &mut self.pending_items, base);
         Ok(self.push(Node::Array { first, len }))
     }
 
@@ -406,6 +402,15 @@ impl<'t> Reader<'t> {
         self.at = at;
         Ok(&self.text[start..at])
     }
+}
+
+/// Moves a container's members or items, those of `pending` from `base`, to
+/// the end of `settled`, where they lie together: their first position there
+/// and their count.
+fn settle<T>(settled: &mut Vec<T>, pending: &mut Vec<T>, base: usize) -> (u32, u32) {
+    let (first, len) = (settled.len() as u32, (pending.len() - base) as u32);
+    settled.extend(pending.drain(base..));
+    (first, len)
 }
 
 /// How many bytes `bytes` starts with that are neither a quote, a backslash nor
