@@ -225,9 +225,9 @@ impl ExportMembers {
     /// one of them twice is refused, as readers could disagree on which counts.
     fn take_from(document: &mut Document<'_>) -> Result<ExportMembers, String> {
         let root = document.root();
-        let mut take = |name: &str| match document.remove_member(root, name) {
-            Some(_) if document.member(root, name).is_some() => Err(format!("it has two members named {name:?}")),
-            taken => Ok(taken),
+        let mut take = |name: &str| {
+            let found = document.only_member(root, name).map_err(|_| format!("it has two members named {name:?}"))?;
+            Ok::<_, String>(found.and(document.remove_member(root, name)))
         };
         let (leaf_hash, commitments, tree_size, proof) =
             (take("leaf_hash")?, take("commitments")?, take("tree_size")?, take("proof")?);
@@ -256,19 +256,11 @@ impl ExportMembers {
 /// `commitment` and a string `salt` (absent or null once erased). A member or
 /// field named twice is refused, like anywhere else in a line.
 fn read_commitments(document: &Document<'_>, node: NodeId) -> Option<Commitments> {
-    // The one member of `entry` called `name`, if any; `Err` if two are.
-    let single = |entry: NodeId, name: &str| {
-        let mut named = document.members(entry).into_iter().flatten().filter(|member| member.name == name);
-        match (named.next(), named.next()) {
-            (_, Some(_)) => Err(()),
-            (found, None) => Ok(found.and_then(|member| member.value)),
-        }
-    };
     let mut commitments = Commitments::default();
     for member in document.members(node)? {
         let entry = member.value?;
-        let commitment = document.as_str(single(entry, "commitment").ok()??)?.to_string();
-        let salt = match single(entry, "salt").ok()? {
+        let commitment = document.as_str(document.only_member(entry, "commitment").ok()??)?.to_string();
+        let salt = match document.only_member(entry, "salt").ok()? {
             Some(salt) if *document.node(salt) != Node::Null => Some(document.as_str(salt)?.to_string()),
             _ => None,
         };

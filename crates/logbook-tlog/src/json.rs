@@ -18,6 +18,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::canonical::CanonicalError;
+
 /// The position of a node in its [`Document`].
 pub type NodeId = u32;
 
@@ -143,6 +145,18 @@ impl<'t> Document<'t> {
     /// The value of the first member of `object` called `name`.
     pub fn member(&self, object: NodeId, name: &str) -> Option<NodeId> {
         self.members(object)?.find(|member| member.value.is_some() && member.name == name)?.value
+    }
+
+    /// The value of the member of `object` called `name`, if it has one (and
+    /// `None` if it is not an object); an error if it has two, as readers could
+    /// disagree on which counts.
+    pub fn only_member(&self, object: NodeId, name: &str) -> Result<Option<NodeId>, CanonicalError> {
+        let mut named =
+            self.members(object).into_iter().flatten().filter(|member| member.value.is_some() && member.name == name);
+        match (named.next(), named.next()) {
+            (_, Some(_)) => Err(CanonicalError::DuplicateMember(name.to_string())),
+            (found, None) => Ok(found.and_then(|member| member.value)),
+        }
     }
 
     /// The string a node holds.
@@ -481,7 +495,11 @@ mod tests {
         document.set_member(root, "a", Node::Bool(false));
         document.set_member(root, "c", Node::Integer(7));
         assert_eq!(document.to_string(), "<an object has two members named \"a\">");
+        assert_eq!(document.only_member(root, "a"), Err(CanonicalError::DuplicateMember("a".into())));
         assert_eq!(document.remove_member(root, "a").map(|node| document.node(node).clone()), Some(Node::Bool(false)));
+        assert!(
+            document.only_member(root, "a").unwrap().is_some() && document.only_member(root, "x").unwrap().is_none()
+        );
         assert_eq!(document.to_string(), r#"{"a":1,"b":null,"c":7}"#);
         assert!(document.remove_member(root, "a").is_some());
         assert_eq!(document.remove_member(root, "a"), None);
