@@ -105,16 +105,31 @@ mod tests {
         assert_eq!(version, MIGRATIONS.len());
     }
 
+    /// An in-memory database with the first `version` migrations applied.
+    fn database_at(version: usize) -> Connection {
+        let connection = Connection::open_in_memory().unwrap();
+        for (index, migration) in MIGRATIONS[..version].iter().enumerate() {
+            apply(&connection, migration, index + 1).unwrap();
+        }
+        connection
+    }
+
+    /// Every row `sql` answers, each read by `read`.
+    fn rows<T>(
+        connection: &Connection,
+        sql: &str,
+        read: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Vec<T> {
+        connection.prepare(sql).unwrap().query_map([], read).unwrap().map(Result::unwrap).collect()
+    }
+
     /// A store whose events were stored in arrival order gets them grouped by
     /// workspace, in `seq` order, each row whole, and keeps every index.
     /// (Appends afterwards are checked through the storage, in
     /// `tests/sqlite_layout.rs`.)
     #[test]
     fn events_are_regrouped_by_workspace() {
-        let connection = Connection::open_in_memory().unwrap();
-        for (version, migration) in MIGRATIONS[..4].iter().enumerate() {
-            apply(&connection, migration, version + 1).unwrap();
-        }
+        let connection = database_at(4);
         for workspace in ["b", "a"] {
             connection
                 .execute(
@@ -136,13 +151,10 @@ mod tests {
                 .unwrap();
         }
         migrate(&connection).unwrap();
-        let rows: Vec<(i64, String, i64, String, String)> = connection
-            .prepare("SELECT rowid, workspace, seq, id, search_text FROM events ORDER BY rowid")
-            .unwrap()
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
+        let rows: Vec<(i64, String, i64, String, String)> =
+            rows(&connection, "SELECT rowid, workspace, seq, id, search_text FROM events ORDER BY rowid", |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+            });
         let expected = [(1, "a", 0), (1, "a", 1), (1, "a", 2), (2, "b", 0), (2, "b", 1)];
         assert_eq!(rows.len(), expected.len());
         for (row, (number, workspace, seq)) in rows.iter().zip(expected) {
@@ -159,8 +171,6 @@ mod tests {
         assert_eq!(indexes, 10, "the primary key, the eight indexes of 0001 and 0003, and 0006's of failures");
     }
 
-    /// A store's existing events are counted per day when the daily counts
-    /// arrive, days before 1970 included.
     /// Workspace `a`, number 1, as the schema of migration 0005 and later holds it.
     fn insert_workspace_a(connection: &Connection) {
         connection
@@ -180,12 +190,11 @@ mod tests {
             .unwrap();
     }
 
+    /// A store's existing events are counted per day when the daily counts
+    /// arrive, days before 1970 included.
     #[test]
     fn existing_events_are_counted_per_day() {
-        let connection = Connection::open_in_memory().unwrap();
-        for (version, migration) in MIGRATIONS[..5].iter().enumerate() {
-            apply(&connection, migration, version + 1).unwrap();
-        }
+        let connection = database_at(5);
         insert_workspace_a(&connection);
         let day = 86_400_000;
         for (seq, occurred_at, action) in
@@ -194,23 +203,19 @@ mod tests {
             insert_event_of_a(&connection, seq, occurred_at, action);
         }
         migrate(&connection).unwrap();
-        let counts: Vec<(i64, String, i64)> = connection
-            .prepare("SELECT day, action, events FROM event_counts ORDER BY day, action")
-            .unwrap()
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
+        let counts: Vec<(i64, String, i64)> =
+            rows(&connection, "SELECT day, action, events FROM event_counts ORDER BY day, action", |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            });
         let expected = [(-1, "x.a", 2), (0, "x.a", 2), (0, "x.b", 1), (1, "x.a", 1)];
         assert_eq!(counts, expected.map(|(day, action, events)| (day, action.to_string(), events)));
     }
 
+    /// Changes already stored take their event's time when the index of changes
+    /// by value arrives (0 for a change whose event is gone).
     #[test]
     fn existing_changes_take_their_events_time() {
-        let connection = Connection::open_in_memory().unwrap();
-        for (version, migration) in MIGRATIONS[..6].iter().enumerate() {
-            apply(&connection, migration, version + 1).unwrap();
-        }
+        let connection = database_at(6);
         insert_workspace_a(&connection);
         for (seq, occurred_at) in [(0, 5), (1, -7)] {
             insert_event_of_a(&connection, seq, occurred_at, "x.a");
@@ -226,13 +231,10 @@ mod tests {
                 .unwrap();
         }
         migrate(&connection).unwrap();
-        let times: Vec<(i64, i64)> = connection
-            .prepare("SELECT seq, occurred_at FROM event_changes ORDER BY seq, position")
-            .unwrap()
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
+        let times: Vec<(i64, i64)> =
+            rows(&connection, "SELECT seq, occurred_at FROM event_changes ORDER BY seq, position", |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            });
         assert_eq!(times, [(0, 5), (0, 5), (1, -7), (2, 0)]);
     }
 }
