@@ -37,6 +37,8 @@ async fn each_workspace_s_events_sit_together_in_seq_order() {
             storage.append(workspace, batch).await.unwrap();
         }
     }
+    // Small appends are staged; a read waits until they are in the events table.
+    assert_eq!(storage.stored_events("alpha", 0, 10).await.unwrap().len(), 6);
     let connection = rusqlite::Connection::open(directory.path().join(DATABASE_FILE)).unwrap();
     let stored: Vec<(String, i64)> = connection
         .prepare("SELECT workspace, seq FROM events ORDER BY rowid")

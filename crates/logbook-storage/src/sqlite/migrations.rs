@@ -20,7 +20,7 @@ struct Migration {
 }
 
 /// The migrations, in order.
-const MIGRATIONS: [Migration; 7] = [
+const MIGRATIONS: [Migration; 8] = [
     Migration { script: include_str!("migrations/0001_initial.sql"), fill: None },
     Migration { script: include_str!("migrations/0002_search_text.sql"), fill: Some(fill_search_text) },
     Migration { script: include_str!("migrations/0003_events_by_category.sql"), fill: None },
@@ -28,6 +28,7 @@ const MIGRATIONS: [Migration; 7] = [
     Migration { script: include_str!("migrations/0005_events_by_workspace.sql"), fill: None },
     Migration { script: include_str!("migrations/0006_event_counts_and_failures.sql"), fill: None },
     Migration { script: include_str!("migrations/0007_changes_by_value.sql"), fill: None },
+    Migration { script: include_str!("migrations/0008_staged_appends.sql"), fill: None },
 ];
 
 /// Applies the migrations the database has not had, each in one transaction.

@@ -5,15 +5,21 @@
 //! Writes go through one writer thread that commits waiting jobs together
 //! ([`writer`]); reads use a pool of read-only connections ([`pool`]). Commits use
 //! `synchronous = FULL`, so a commit has reached the disk when `append` returns.
+//! Small appends are staged and indexed a few thousand events at a time
+//! ([`staging`]); reads of events wait for the events acknowledged before them.
 
 mod checkpointer;
 mod migrations;
 #[cfg(test)]
 mod plan_tests;
 mod pool;
+mod staging;
+#[cfg(test)]
+mod staging_tests;
 mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use logbook_core::integrity::Commitments;
@@ -35,6 +41,7 @@ use crate::rows::{
 };
 use checkpointer::Checkpointer;
 use pool::ReadPool;
+use staging::{Destination, Visibility};
 use writer::Writer;
 
 /// The file inside the data directory.
@@ -45,6 +52,7 @@ pub const DATABASE_FILE: &str = "logbook.sqlite3";
 pub struct SqliteStorage {
     writer: Writer,
     readers: ReadPool,
+    visibility: Arc<Visibility>,
     path: PathBuf,
 }
 
@@ -82,10 +90,13 @@ impl SqliteStorage {
             .map_err(backend)?;
         connection.set_prepared_statement_cache_capacity(64);
         migrations::migrate(&connection)?;
+        index_left_staged(&connection)?;
         let checkpointer = Checkpointer::start(&path)?;
+        let visibility = Arc::new(Visibility::new());
         Ok(SqliteStorage {
-            writer: Writer::start(connection, checkpointer),
+            writer: Writer::start(connection, checkpointer, visibility.clone()),
             readers: ReadPool::new(path.clone()),
+            visibility,
             path,
         })
     }
@@ -108,6 +119,28 @@ impl SqliteStorage {
                 work(&|node| read_node(connection, &workspace, node)).map_err(tree_error)
             })
             .await
+    }
+}
+
+/// Moves the events a previous process staged and did not index before it
+/// stopped, before anything reads.
+fn index_left_staged(connection: &Connection) -> Result<(), StorageError> {
+    connection.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
+    let moved = staging::apply(connection).and_then(|moved| {
+        connection.execute_batch("COMMIT").map_err(backend)?;
+        Ok(moved)
+    });
+    match moved {
+        Ok(moved) => {
+            if moved > 0 {
+                tracing::info!(events = moved, "indexed the events staged before the last stop");
+            }
+            Ok(())
+        }
+        Err(error) => {
+            let _ = connection.execute_batch("ROLLBACK");
+            Err(error)
+        }
     }
 }
 
@@ -203,8 +236,14 @@ fn rowid_of(number: i64, seq: i64) -> i64 {
     number * SEQS_PER_WORKSPACE + seq
 }
 
-/// Appends within the writer's transaction; see [`Storage::append`].
-fn append_events(connection: &Connection, workspace: &str, events: &[NewEvent]) -> Result<Vec<Appended>, StorageError> {
+/// Appends within the writer's transaction, writing the events' rows to
+/// `destination`; see [`Storage::append`].
+fn append_events(
+    connection: &Connection,
+    destination: Destination,
+    workspace: &str,
+    events: &[NewEvent],
+) -> Result<Vec<Appended>, StorageError> {
     let (next_seq, number): (i64, i64) = connection
         .prepare_cached("SELECT next_seq, number FROM workspaces WHERE id = ?1")
         .map_err(backend)?
@@ -220,7 +259,11 @@ fn append_events(connection: &Connection, workspace: &str, events: &[NewEvent]) 
     let size = to_unsigned(next_seq, "next_seq")?;
     let edge = RightEdge::load(size, |node| read_node(connection, workspace, node)).map_err(tree_error)?;
     let mut find_duplicate = connection
-        .prepare_cached("SELECT id, seq, leaf_hash FROM events WHERE workspace = ?1 AND idempotency_key = ?2")
+        .prepare_cached(
+            "SELECT id, seq, leaf_hash FROM events WHERE workspace = ?1 AND idempotency_key = ?2
+             UNION ALL
+             SELECT id, seq, leaf_hash FROM staged_events WHERE workspace = ?1 AND idempotency_key = ?2",
+        )
         .map_err(backend)?;
     let plan = plan_append(workspace, events, edge, |key| {
         let original: Option<(String, i64, Vec<u8>)> = find_duplicate
@@ -234,26 +277,56 @@ fn append_events(connection: &Connection, workspace: &str, events: &[NewEvent]) 
             })
             .transpose()
     })?;
-    write_plan(connection, (workspace, number), &plan)?;
+    write_plan(connection, destination, (workspace, number), &plan)?;
     Ok(plan.answers)
 }
 
-/// Writes the rows of a planned append to the workspace of this id and number.
+/// Writes the rows of a planned append to the workspace of this id and number,
+/// the events' own rows to `destination`.
 fn write_plan(
     connection: &Connection,
+    destination: Destination,
     (workspace, number): (&str, i64),
     plan: &AppendPlan<'_>,
 ) -> Result<(), StorageError> {
     let mut insert_event = connection
-        .prepare_cached(
-            "INSERT INTO events (rowid, workspace, seq, id, action, category, occurred_at, actor_type, actor_id,
-                                 target_type, target_id, outcome, ip, idempotency_key, body, personal, leaf_hash,
-                                 search_text)
+        .prepare_cached(&format!(
+            "INSERT INTO {} (rowid, {})
              VALUES (?18, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            destination.events(),
+            staging::EVENT_COLUMNS
+        ))
+        .map_err(backend)?;
+    // Ids are unique in each table by its index, and across the two here.
+    let other = match destination {
+        Destination::Indexed => Destination::Staged,
+        Destination::Staged => Destination::Indexed,
+    };
+    let mut id_taken = connection
+        .prepare_cached(&format!("SELECT 1 FROM {} WHERE workspace = ?1 AND id = ?2", other.events()))
+        .map_err(backend)?;
+    let taken = |id: &str| StorageError::Conflict(format!("an event with id {id} already exists"));
+    // A staged event must be sure to find its place in the events table when it
+    // is moved there; only a row put there behind Logbook's back could hold it.
+    let mut place_taken = connection
+        .prepare_cached(
+            "SELECT 1 FROM events WHERE rowid = ?3 UNION ALL SELECT 1 FROM events WHERE workspace = ?1 AND seq = ?2",
         )
         .map_err(backend)?;
     for row in &plan.events {
         let body = &row.event.body;
+        if id_taken.exists(params![workspace, row.event.id]).map_err(backend)? {
+            return Err(taken(&row.event.id));
+        }
+        if destination == Destination::Staged
+            && place_taken.exists(params![workspace, row.seq, rowid_of(number, row.seq)]).map_err(backend)?
+        {
+            return Err(StorageError::Conflict(format!(
+                "event {} of {workspace} is already in the events table, which was changed behind Logbook's back; \
+                 verify the workspace",
+                row.seq
+            )));
+        }
         insert_event
             .execute(params![
                 workspace,
@@ -279,16 +352,17 @@ fn write_plan(
                 rusqlite::Error::SqliteFailure(failure, _)
                     if failure.code == rusqlite::ErrorCode::ConstraintViolation =>
                 {
-                    StorageError::Conflict(format!("an event with id {} already exists", row.event.id))
+                    taken(&row.event.id)
                 }
                 other => backend(other),
             })?;
     }
     let mut insert_record = connection
-        .prepare_cached(
-            "INSERT OR IGNORE INTO event_records (workspace, record_type, record_id, occurred_at, seq)
+        .prepare_cached(&format!(
+            "INSERT OR IGNORE INTO {} (workspace, record_type, record_id, occurred_at, seq)
              VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
+            destination.records()
+        ))
         .map_err(backend)?;
     for record in &plan.records {
         insert_record
@@ -296,10 +370,11 @@ fn write_plan(
             .map_err(backend)?;
     }
     let mut insert_change = connection
-        .prepare_cached(
-            "INSERT INTO event_changes (workspace, seq, position, field, from_value, to_value, occurred_at)
+        .prepare_cached(&format!(
+            "INSERT INTO {} (workspace, seq, position, field, from_value, to_value, occurred_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )
+            destination.changes()
+        ))
         .map_err(backend)?;
     for change in &plan.changes {
         insert_change
@@ -323,12 +398,12 @@ fn write_plan(
             .map_err(backend)?;
     }
     let mut add_count = connection
-        .prepare_cached(
-            "INSERT INTO event_counts (workspace, day, category, action, actor_type, target_type, outcome, events)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT (workspace, day, category, action, actor_type, target_type, outcome)
-             DO UPDATE SET events = events + excluded.events",
-        )
+        .prepare_cached(&format!(
+            "INSERT INTO {} ({key}, events) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT ({key}) DO UPDATE SET events = events + excluded.events",
+            destination.counts(),
+            key = staging::COUNT_KEY
+        ))
         .map_err(backend)?;
     for (group, events) in daily_counts::tally(&plan.events) {
         let DayGroup { day, category, action, actor_type, target_type, outcome } = group;
@@ -508,10 +583,15 @@ impl Storage for SqliteStorage {
 
     async fn append(&self, workspace: &str, events: Vec<NewEvent>) -> Result<Vec<Appended>, StorageError> {
         let workspace = workspace.to_string();
-        self.writer.write_weighted(events.len(), move |connection| append_events(connection, &workspace, &events)).await
+        self.writer
+            .append(events.len(), move |connection, destination| {
+                append_events(connection, destination, &workspace, &events)
+            })
+            .await
     }
 
     async fn query(&self, workspace: &str, query: &EventQuery) -> Result<Vec<Event>, StorageError> {
+        self.visibility.wait_until_indexed().await?;
         let sql = filter_sql::page_query(Dialect::Sqlite, workspace, query);
         let workspace = workspace.to_string();
         self.readers
@@ -543,6 +623,7 @@ impl Storage for SqliteStorage {
         max_seq: u64,
         group_by: GroupBy,
     ) -> Result<Vec<(String, u64)>, StorageError> {
+        self.visibility.wait_until_indexed().await?;
         let sql = daily_counts::stats_query(Dialect::Sqlite, workspace, filter, max_seq, group_by);
         self.readers
             .read(move |connection| {
@@ -562,6 +643,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn event(&self, workspace: &str, id: &str) -> Result<Option<Event>, StorageError> {
+        self.visibility.wait_until_indexed().await?;
         let (workspace, id) = (workspace.to_string(), id.to_string());
         self.readers
             .read(move |connection| {
@@ -594,6 +676,7 @@ impl Storage for SqliteStorage {
         from_seq: u64,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StorageError> {
+        self.visibility.wait_until_indexed().await?;
         let workspace = workspace.to_string();
         self.readers
             .read(move |connection| {
@@ -634,6 +717,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn commitments(&self, workspace: &str, seqs: Vec<u64>) -> Result<Vec<(u64, Commitments)>, StorageError> {
+        self.visibility.wait_until_indexed().await?;
         let workspace = workspace.to_string();
         self.readers
             .read(move |connection| {

@@ -5,14 +5,22 @@
 //! job alone; the jobs that succeeded are committed together with one fsync, and
 //! only then does each caller get its answer. A caller therefore never hears
 //! "stored" before the data is on disk.
+//!
+//! A commit of fewer than [`STAGE_BELOW`] events stages them ([`staging`]); the
+//! writer moves the staged events into the indexed tables once
+//! [`INDEX_AT`] of them wait, when a read waits for them, or when no job has
+//! come for [`INDEX_WHEN_IDLE_FOR`].
 
+use std::sync::Arc;
 use std::thread;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::backend;
 use super::checkpointer::{self, Checkpointer, MAX_WAL_FRAMES, NUDGE_EVERY_FRAMES, WalSize};
+use super::staging::{self, Destination, Visibility};
 use crate::model::StorageError;
 
 /// How many jobs one transaction takes at most.
@@ -25,18 +33,36 @@ const MAX_WEIGHT_PER_COMMIT: usize = 16_384;
 /// How many jobs may wait for the writer before callers wait to submit.
 const QUEUE_CAPACITY: usize = 4096;
 
+/// A commit of fewer events than this stages them: a larger one shares enough
+/// index pages among its own events to write them where they belong at once
+/// (batches of 100 from one client ingested no faster staged).
+const STAGE_BELOW: usize = 100;
+
+/// How many staged events make the writer move them into the indexed tables.
+const INDEX_AT: usize = 4096;
+
+/// How long the writer waits for a job before it moves the staged events.
+const INDEX_WHEN_IDLE_FOR: Duration = Duration::from_millis(2);
+
+/// How long the writer waits after a failed move before it tries again.
+const RETRY_INDEXING_AFTER: Duration = Duration::from_secs(1);
+
 /// A unit of work for the writer.
 trait Job: Send {
     /// How much work it is (see [`MAX_WEIGHT_PER_COMMIT`]).
     fn weight(&self) -> usize;
-    /// Runs inside the shared transaction, in its own savepoint.
-    fn run(&mut self, connection: &Connection) -> bool;
+    /// Whether it appends events (and so may stage them).
+    fn appends(&self) -> bool;
+    /// Runs inside the shared transaction, in its own savepoint, writing any
+    /// events to `destination`.
+    fn run(&mut self, connection: &Connection, destination: Destination) -> bool;
     /// Answers the caller once the transaction's fate is known.
     fn answer(self: Box<Self>, committed: Result<(), StorageError>);
 }
 
 struct TypedJob<T, F> {
     weight: usize,
+    appends: bool,
     work: Option<F>,
     result: Option<Result<T, StorageError>>,
     reply: oneshot::Sender<Result<T, StorageError>>,
@@ -45,15 +71,19 @@ struct TypedJob<T, F> {
 impl<T, F> Job for TypedJob<T, F>
 where
     T: Send,
-    F: FnOnce(&Connection) -> Result<T, StorageError> + Send,
+    F: FnOnce(&Connection, Destination) -> Result<T, StorageError> + Send,
 {
     fn weight(&self) -> usize {
         self.weight
     }
 
-    fn run(&mut self, connection: &Connection) -> bool {
+    fn appends(&self) -> bool {
+        self.appends
+    }
+
+    fn run(&mut self, connection: &Connection, destination: Destination) -> bool {
         let work = self.work.take().expect("a job runs once");
-        let result = work(connection);
+        let result = work(connection, destination);
         let succeeded = result.is_ok();
         self.result = Some(result);
         succeeded
@@ -79,12 +109,13 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// Starts the writer thread over `connection`, which must have SQLite's own
-    /// checkpoints turned off: `checkpointer` does them.
-    pub(crate) fn start(connection: Connection, checkpointer: Checkpointer) -> Writer {
+    /// checkpoints turned off: `checkpointer` does them. The writer tells
+    /// `visibility` what it stages and moves.
+    pub(crate) fn start(connection: Connection, checkpointer: Checkpointer, visibility: Arc<Visibility>) -> Writer {
         let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
         thread::Builder::new()
             .name("logbook-sqlite-writer".into())
-            .spawn(move || run_writer(connection, receiver, checkpointer))
+            .spawn(move || run_writer(connection, receiver, checkpointer, &visibility))
             .expect("the writer thread starts");
         Writer { queue }
     }
@@ -95,26 +126,73 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StorageError> + Send + 'static,
     {
-        self.write_weighted(1, work).await
+        self.submit(1, false, move |connection, _| work(connection)).await
     }
 
-    /// Runs `work`, which writes about `weight` events, like [`Writer::write`].
-    pub(crate) async fn write_weighted<T, F>(&self, weight: usize, work: F) -> Result<T, StorageError>
+    /// Runs `work`, which appends `events` events to the destination it is
+    /// given, like [`Writer::write`].
+    pub(crate) async fn append<T, F>(&self, events: usize, work: F) -> Result<T, StorageError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StorageError> + Send + 'static,
+        F: FnOnce(&Connection, Destination) -> Result<T, StorageError> + Send + 'static,
+    {
+        self.submit(events, true, work).await
+    }
+
+    async fn submit<T, F>(&self, weight: usize, appends: bool, work: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, Destination) -> Result<T, StorageError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job = Box::new(TypedJob { weight: weight.max(1), work: Some(work), result: None, reply });
+        let job = Box::new(TypedJob { weight: weight.max(1), appends, work: Some(work), result: None, reply });
         self.queue.send(job).await.map_err(|_| StorageError::Unavailable("the writer has stopped".into()))?;
         answer.await.map_err(|_| StorageError::Unavailable("the writer stopped before answering".into()))?
     }
 }
 
-fn run_writer(connection: Connection, mut receiver: mpsc::Receiver<Box<dyn Job>>, checkpointer: Checkpointer) {
+/// What the writer thread keeps between commits.
+struct WriterState<'a> {
+    connection: Connection,
+    checkpointer: Checkpointer,
+    visibility: &'a Visibility,
+    pages_at_last_nudge: i32,
+    /// Events staged and not yet moved into the indexed tables.
+    staged_events: usize,
+    /// When moving them last failed.
+    last_failed_move: Option<Instant>,
+}
+
+fn run_writer(
+    connection: Connection,
+    mut receiver: mpsc::Receiver<Box<dyn Job>>,
+    checkpointer: Checkpointer,
+    visibility: &Visibility,
+) {
     WalSize::watch(&connection);
-    let mut pages_at_last_nudge = 0;
-    while let Some(first) = receiver.blocking_recv() {
+    // A runtime of the writer's own, only to wait for a job with a time limit.
+    let timer = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a timer starts");
+    let mut state = WriterState {
+        connection,
+        checkpointer,
+        visibility,
+        pages_at_last_nudge: 0,
+        staged_events: 0,
+        last_failed_move: None,
+    };
+    loop {
+        let next = if state.staged_events == 0 {
+            receiver.blocking_recv()
+        } else {
+            match timer.block_on(async { tokio::time::timeout(INDEX_WHEN_IDLE_FOR, receiver.recv()).await }) {
+                Ok(next) => next,
+                Err(_) => {
+                    state.index_staged();
+                    continue;
+                }
+            }
+        };
+        let Some(first) = next else { break };
         let mut weight = first.weight();
         let mut jobs = vec![first];
         while jobs.len() < MAX_JOBS_PER_COMMIT && weight < MAX_WEIGHT_PER_COMMIT {
@@ -126,31 +204,91 @@ fn run_writer(connection: Connection, mut receiver: mpsc::Receiver<Box<dyn Job>>
                 Err(_) => break,
             }
         }
-        let committed = commit_jobs(&connection, &mut jobs);
-        let pages = WalSize::pages();
-        if pages >= MAX_WAL_FRAMES {
-            if let Err(error) = checkpointer::checkpoint(&connection, "RESTART") {
-                tracing::warn!(%error, "the write-ahead log could not be rewound");
-            }
-            pages_at_last_nudge = 0;
-        } else if pages < pages_at_last_nudge || pages - pages_at_last_nudge >= NUDGE_EVERY_FRAMES {
-            checkpointer.nudge();
-            pages_at_last_nudge = pages;
+        let appended: usize = jobs.iter().filter(|job| job.appends()).map(|job| job.weight()).sum();
+        let destination = if weight < STAGE_BELOW { Destination::Staged } else { Destination::Indexed };
+        let staging = destination == Destination::Staged && appended > 0;
+        if staging {
+            state.visibility.staging();
         }
+        let committed = commit_jobs(&state.connection, &mut jobs, destination);
+        state.after_commit();
         if let Err(error) = &committed {
             tracing::error!(%error, jobs = jobs.len(), "group commit failed");
+        } else if staging {
+            state.staged_events += appended;
+        }
+        if staging && state.staged_events == 0 {
+            // This commit failed and nothing else is staged: no read need wait.
+            state.visibility.indexed();
         }
         for job in jobs {
             job.answer(committed.clone());
         }
+        if state.staged_events >= INDEX_AT || (state.staged_events > 0 && state.visibility.readers_waiting()) {
+            state.index_staged();
+        }
+    }
+    // Every sender is gone: move what is staged before stopping (what a failure
+    // or a crash leaves is moved when the store is next opened).
+    if state.staged_events > 0 {
+        state.index_staged();
     }
 }
 
-fn commit_jobs(connection: &Connection, jobs: &mut [Box<dyn Job>]) -> Result<(), StorageError> {
+impl WriterState<'_> {
+    /// Moves the staged events into the indexed tables in one transaction, and
+    /// tells the readers waiting for them.
+    fn index_staged(&mut self) {
+        if self.last_failed_move.is_some_and(|failed| failed.elapsed() < RETRY_INDEXING_AFTER) {
+            return;
+        }
+        let connection = &self.connection;
+        let moved = connection.execute_batch("BEGIN IMMEDIATE").map_err(backend).and_then(|()| {
+            let moved = staging::apply(connection).and_then(|_| connection.execute_batch("COMMIT").map_err(backend));
+            if moved.is_err() {
+                let _ = connection.execute_batch("ROLLBACK");
+            }
+            moved
+        });
+        self.after_commit();
+        match moved {
+            Ok(()) => {
+                self.staged_events = 0;
+                self.last_failed_move = None;
+                self.visibility.indexed();
+            }
+            Err(error) => {
+                self.last_failed_move = Some(Instant::now());
+                tracing::error!(%error, staged = self.staged_events, "staged events could not be indexed; retrying");
+            }
+        }
+    }
+
+    /// Keeps the write-ahead log's size in check after a commit.
+    fn after_commit(&mut self) {
+        let pages = WalSize::pages();
+        if pages >= MAX_WAL_FRAMES {
+            if let Err(error) = checkpointer::checkpoint(&self.connection, "RESTART") {
+                tracing::warn!(%error, "the write-ahead log could not be rewound");
+            }
+            self.pages_at_last_nudge = 0;
+        } else if pages < self.pages_at_last_nudge || pages - self.pages_at_last_nudge >= NUDGE_EVERY_FRAMES {
+            self.checkpointer.nudge();
+            self.pages_at_last_nudge = pages;
+        }
+    }
+}
+
+fn commit_jobs(
+    connection: &Connection,
+    jobs: &mut [Box<dyn Job>],
+    destination: Destination,
+) -> Result<(), StorageError> {
     connection.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
     for job in jobs.iter_mut() {
         let step = connection.execute_batch("SAVEPOINT job").and_then(|()| {
-            let statement = if job.run(connection) { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+            let statement =
+                if job.run(connection, destination) { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
             connection.execute_batch(statement)
         });
         if let Err(error) = step {
