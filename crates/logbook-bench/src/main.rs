@@ -85,7 +85,10 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(args: &Args) -> anyhow::Result<report::Results> {
     let scratch = match &args.scratch {
-        Some(path) => tempfile::tempdir_in(path)?,
+        Some(path) => {
+            std::fs::create_dir_all(path).with_context(|| format!("creating the scratch folder {}", path.display()))?;
+            tempfile::tempdir_in(path).with_context(|| format!("a folder of its own in {}", path.display()))?
+        }
         None => tempfile::tempdir()?,
     };
     eprintln!("generating {} events over {} workspaces (seed {})…", args.events, args.workspaces, args.seed);
