@@ -12,10 +12,11 @@
 //! thousand rows rather than half a million index entries. Any other stats
 //! request counts the events themselves (`filter_sql::stats_query`).
 //!
-//! A request counts the events up to a `seq`, and the counts hold every event
-//! committed; so the events after that `seq`, the newest few, are counted in the
-//! same statement and taken away. Both parts read one snapshot, so the answer is
-//! exact.
+//! A request counts the events up to a `seq`, and the counts hold every event in
+//! the events table (on SQLite, staged events and their counts move there
+//! together, and a read first waits for the events staged before it); so the
+//! events after that `seq`, the newest few, are counted in the same statement and
+//! taken away. Both parts read one snapshot, so the answer is exact.
 
 use std::collections::HashMap;
 

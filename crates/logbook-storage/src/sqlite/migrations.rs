@@ -31,6 +31,9 @@ const MIGRATIONS: [Migration; 8] = [
     Migration { script: include_str!("migrations/0008_staged_appends.sql"), fill: None },
 ];
 
+/// The first schema version with staged appends (migration 0008).
+const STAGING_SINCE: usize = 8;
+
 /// Applies the migrations the database has not had, each in one transaction.
 pub(super) fn migrate(connection: &Connection) -> Result<(), StorageError> {
     let applied: usize = connection.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(backend)?;
@@ -39,6 +42,10 @@ pub(super) fn migrate(connection: &Connection) -> Result<(), StorageError> {
             "the database has schema version {applied}, newer than this Logbook knows ({}); upgrade Logbook",
             MIGRATIONS.len()
         )));
+    }
+    if applied >= STAGING_SINCE && applied < MIGRATIONS.len() {
+        // A later migration finds every event in the indexed tables.
+        super::index_left_staged(connection)?;
     }
     for (number, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
         connection.execute_batch("BEGIN").map_err(backend)?;

@@ -124,7 +124,7 @@ impl SqliteStorage {
 
 /// Moves the events a previous process staged and did not index before it
 /// stopped, before anything reads.
-fn index_left_staged(connection: &Connection) -> Result<(), StorageError> {
+pub(crate) fn index_left_staged(connection: &Connection) -> Result<(), StorageError> {
     connection.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
     let moved = staging::apply(connection).and_then(|moved| {
         connection.execute_batch("COMMIT").map_err(backend)?;
@@ -132,9 +132,10 @@ fn index_left_staged(connection: &Connection) -> Result<(), StorageError> {
     });
     match moved {
         Ok(moved) => {
-            if moved > 0 {
-                tracing::info!(events = moved, "indexed the events staged before the last stop");
+            if moved.events > 0 {
+                tracing::info!(events = moved.events, "indexed the events staged before the last stop");
             }
+            staging::report_stuck(moved);
             Ok(())
         }
         Err(error) => {
@@ -310,7 +311,9 @@ fn write_plan(
     // is moved there; only a row put there behind Logbook's back could hold it.
     let mut place_taken = connection
         .prepare_cached(
-            "SELECT 1 FROM events WHERE rowid = ?3 UNION ALL SELECT 1 FROM events WHERE workspace = ?1 AND seq = ?2",
+            "SELECT 1 FROM events WHERE rowid = ?3
+             UNION ALL SELECT 1 FROM events WHERE workspace = ?1 AND seq = ?2
+             UNION ALL SELECT 1 FROM event_changes WHERE workspace = ?1 AND seq = ?2",
         )
         .map_err(backend)?;
     for row in &plan.events {
@@ -322,8 +325,8 @@ fn write_plan(
             && place_taken.exists(params![workspace, row.seq, rowid_of(number, row.seq)]).map_err(backend)?
         {
             return Err(StorageError::Conflict(format!(
-                "event {} of {workspace} is already in the events table, which was changed behind Logbook's back; \
-                 verify the workspace",
+                "event {} of {workspace} cannot be stored: the store holds rows at its place that Logbook did not \
+                 write; verify the workspaces",
                 row.seq
             )));
         }

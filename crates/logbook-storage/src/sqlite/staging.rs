@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use rusqlite::Connection;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use super::backend;
 use crate::model::StorageError;
@@ -76,37 +76,83 @@ pub(crate) const EVENT_COLUMNS: &str = "workspace, seq, id, action, category, oc
 /// The columns of a daily count, in both of its tables.
 pub(crate) const COUNT_KEY: &str = "workspace, day, category, action, actor_type, target_type, outcome";
 
-/// Moves every staged row into the indexed tables, inside the caller's
-/// transaction, and says how many events it moved.
-pub(crate) fn apply(connection: &Connection) -> Result<usize, StorageError> {
-    let moved = connection
+/// What one move did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Moved {
+    /// Events now in the indexed tables.
+    pub(crate) events: usize,
+    /// Events left staged because a row Logbook did not write holds their
+    /// place (rowid, `seq`, id or idempotency key) in `events`.
+    pub(crate) stuck: usize,
+}
+
+/// Moves the staged rows into the indexed tables, inside the caller's
+/// transaction.
+///
+/// An event whose place in `events` was taken by a row put there behind
+/// Logbook's back after it was staged cannot be moved; it stays staged, with its
+/// record and change rows, and is tried again at every move, and the rest move
+/// on. Verification then finds the forged row at that `seq`. Its daily counts
+/// move anyway, since it is stored and acknowledged.
+pub(crate) fn apply(connection: &Connection) -> Result<Moved, StorageError> {
+    let staged: usize =
+        connection.query_row("SELECT count(*) FROM staged_events", [], |row| row.get(0)).map_err(backend)?;
+    if staged == 0 {
+        return Ok(Moved { events: 0, stuck: 0 });
+    }
+    let events = connection
         .execute(
             &format!(
-                "INSERT INTO events (rowid, {EVENT_COLUMNS})
+                "INSERT OR IGNORE INTO events (rowid, {EVENT_COLUMNS})
                  SELECT rowid, {EVENT_COLUMNS} FROM staged_events ORDER BY rowid"
             ),
             [],
         )
         .map_err(backend)?;
-    if moved == 0 {
-        return Ok(0);
-    }
+    let moving = if events == staged {
+        "DELETE FROM staged_events;
+         INSERT OR IGNORE INTO event_records (workspace, record_type, record_id, occurred_at, seq)
+             SELECT workspace, record_type, record_id, occurred_at, seq FROM staged_records;
+         INSERT OR IGNORE INTO event_changes (workspace, seq, position, field, from_value, to_value, occurred_at)
+             SELECT workspace, seq, position, field, from_value, to_value, occurred_at FROM staged_changes;
+         DELETE FROM staged_records;
+         DELETE FROM staged_changes;"
+    } else {
+        "DELETE FROM staged_events WHERE rowid IN (
+             SELECT s.rowid FROM staged_events s JOIN events e
+                 ON e.rowid = s.rowid AND e.id = s.id AND e.leaf_hash = s.leaf_hash);
+         INSERT OR IGNORE INTO event_records (workspace, record_type, record_id, occurred_at, seq)
+             SELECT workspace, record_type, record_id, occurred_at, seq FROM staged_records r
+             WHERE NOT EXISTS (SELECT 1 FROM staged_events s WHERE s.workspace = r.workspace AND s.seq = r.seq);
+         INSERT OR IGNORE INTO event_changes (workspace, seq, position, field, from_value, to_value, occurred_at)
+             SELECT workspace, seq, position, field, from_value, to_value, occurred_at FROM staged_changes c
+             WHERE NOT EXISTS (SELECT 1 FROM staged_events s WHERE s.workspace = c.workspace AND s.seq = c.seq);
+         DELETE FROM staged_records WHERE NOT EXISTS (SELECT 1 FROM staged_events s
+             WHERE s.workspace = staged_records.workspace AND s.seq = staged_records.seq);
+         DELETE FROM staged_changes WHERE NOT EXISTS (SELECT 1 FROM staged_events s
+             WHERE s.workspace = staged_changes.workspace AND s.seq = staged_changes.seq);"
+    };
     connection
         .execute_batch(&format!(
-            "INSERT OR IGNORE INTO event_records (workspace, record_type, record_id, occurred_at, seq)
-                 SELECT workspace, record_type, record_id, occurred_at, seq FROM staged_records;
-             INSERT INTO event_changes (workspace, seq, position, field, from_value, to_value, occurred_at)
-                 SELECT workspace, seq, position, field, from_value, to_value, occurred_at FROM staged_changes;
+            "{moving}
              INSERT INTO event_counts ({COUNT_KEY}, events)
                  SELECT {COUNT_KEY}, events FROM staged_counts WHERE true
                  ON CONFLICT ({COUNT_KEY}) DO UPDATE SET events = events + excluded.events;
-             DELETE FROM staged_events;
-             DELETE FROM staged_records;
-             DELETE FROM staged_changes;
              DELETE FROM staged_counts;"
         ))
         .map_err(backend)?;
-    Ok(moved)
+    Ok(Moved { events, stuck: staged - events })
+}
+
+/// Logs the events a move had to leave staged.
+pub(crate) fn report_stuck(moved: Moved) {
+    if moved.stuck > 0 {
+        tracing::error!(
+            stuck = moved.stuck,
+            "staged events cannot be indexed: rows that Logbook did not write hold their place in the events \
+             table; verify the workspaces"
+        );
+    }
 }
 
 /// How long a read waits for staged events to be moved before it gives up.
@@ -117,16 +163,25 @@ const LONGEST_WAIT: Duration = Duration::from_secs(5);
 ///
 /// The writer counts its staged commits in `staged` before each commits (so
 /// that no reader can see a staged event's `seq` without the count covering
-/// it), and publishes in `indexed` the count it has moved.
+/// it), and publishes in `indexed` the count covered by its last move (a commit
+/// that failed staged nothing, and counts as moved). A reader that has to
+/// wait wakes the writer, which moves the staged events after its current
+/// commit, or at once if it is waiting for a job.
 pub(crate) struct Visibility {
     staged: AtomicU64,
     indexed: watch::Sender<u64>,
     waiting: AtomicUsize,
+    wake_writer: Notify,
 }
 
 impl Visibility {
     pub(crate) fn new() -> Visibility {
-        Visibility { staged: AtomicU64::new(0), indexed: watch::Sender::new(0), waiting: AtomicUsize::new(0) }
+        Visibility {
+            staged: AtomicU64::new(0),
+            indexed: watch::Sender::new(0),
+            waiting: AtomicUsize::new(0),
+            wake_writer: Notify::new(),
+        }
     }
 
     /// Called by the writer before it commits a staged append.
@@ -144,6 +199,11 @@ impl Visibility {
         self.waiting.load(Ordering::SeqCst) > 0
     }
 
+    /// Completes when a read has begun to wait (or had, since the last call).
+    pub(crate) async fn reader_waits(&self) {
+        self.wake_writer.notified().await;
+    }
+
     /// Waits until every event acknowledged before this call is in the indexed
     /// tables.
     pub(crate) async fn wait_until_indexed(&self) -> Result<(), StorageError> {
@@ -152,9 +212,8 @@ impl Visibility {
         if *indexed.borrow() >= needed {
             return Ok(());
         }
-        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting::begin(self);
         let waited = tokio::time::timeout(LONGEST_WAIT, indexed.wait_for(|moved| *moved >= needed)).await;
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
         match waited {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(_)) => Err(StorageError::Unavailable("the writer has stopped".into())),
@@ -163,5 +222,25 @@ impl Visibility {
                 LONGEST_WAIT.as_secs()
             ))),
         }
+    }
+}
+
+/// A read counted as waiting until it stops waiting, however it stops (a read
+/// whose request is dropped stops mid-wait).
+struct Waiting<'a> {
+    visibility: &'a Visibility,
+}
+
+impl<'a> Waiting<'a> {
+    fn begin(visibility: &'a Visibility) -> Waiting<'a> {
+        visibility.waiting.fetch_add(1, Ordering::SeqCst);
+        visibility.wake_writer.notify_one();
+        Waiting { visibility }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.visibility.waiting.fetch_sub(1, Ordering::SeqCst);
     }
 }

@@ -4,11 +4,11 @@
 
 use logbook_core::integrity::Commitments;
 use logbook_core::validate::{Limits, validate_event};
-use logbook_core::{Catalog, Timestamp, WorkspaceCatalog};
+use logbook_core::{Catalog, Category, EventFilter, EventQuery, GroupBy, Order, Timestamp, WorkspaceCatalog};
 use logbook_workload::{Workload, WorkloadConfig};
 use rusqlite::Connection;
 
-use super::staging::{self, Destination};
+use super::staging::{self, Destination, Moved};
 use super::{DATABASE_FILE, SqliteStorage, append_events};
 use crate::{NewEvent, NewWorkspace, Storage};
 
@@ -178,7 +178,7 @@ fn a_staged_event_whose_place_was_taken_behind_logbook_s_back_is_refused() {
         connection.execute_batch("BEGIN").unwrap();
         let refused = append_events(&connection, Destination::Staged, "acme", &batch[1..]);
         let message = refused.expect_err("the place is taken").to_string();
-        assert!(message.contains("event 1 of acme is already in the events table"), "{message}");
+        assert!(message.contains("event 1 of acme cannot be stored"), "{message}");
         connection.execute_batch("ROLLBACK").unwrap();
     }
 }
@@ -205,4 +205,72 @@ async fn events_staged_before_a_stop_are_indexed_at_the_next_open() {
     let connection = Connection::open(directory.path().join(DATABASE_FILE)).unwrap();
     let staged: i64 = connection.query_row("SELECT count(*) FROM staged_events", [], |row| row.get(0)).unwrap();
     assert_eq!(staged, 0);
+}
+
+#[test]
+fn an_event_whose_place_is_forged_after_it_was_staged_stays_staged_and_the_rest_move() {
+    let (indexed, staged) = (database(), database());
+    let batch = events(6);
+    append(&indexed, Destination::Indexed, "acme", &batch);
+    append(&staged, Destination::Staged, "acme", &batch);
+    // A row with event 2's rowid, put in by hand after it was staged.
+    staged
+        .execute_batch(
+            "INSERT INTO events (rowid, workspace, seq, id, action, category, occurred_at, actor_type, actor_id,
+                                 target_type, target_id, outcome, body, personal, leaf_hash, search_text)
+             SELECT rowid, workspace, seq + 100, 'forged', action, category, occurred_at, actor_type, actor_id,
+                    target_type, target_id, outcome, body, personal, leaf_hash, search_text
+             FROM staged_events WHERE seq = 2",
+        )
+        .unwrap();
+    assert_eq!(staging::apply(&staged).unwrap(), Moved { events: 5, stuck: 1 });
+    let left: Vec<i64> = staged
+        .prepare("SELECT seq FROM staged_events UNION ALL SELECT DISTINCT seq FROM staged_changes")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(!left.is_empty() && left.iter().all(|seq| *seq == 2), "{left:?}");
+    // Once the forged row is gone, the next move takes it, and the store holds
+    // what indexing every event at once would have.
+    staged.execute_batch("DELETE FROM events WHERE id = 'forged'").unwrap();
+    assert_eq!(staging::apply(&staged).unwrap(), Moved { events: 1, stuck: 0 });
+    assert_eq!(dump(&staged), dump(&indexed));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_read_of_events_sees_the_events_staged_before_it() {
+    // Here the writer moves staged events only when a read waits for them (see
+    // `INDEX_WHEN_IDLE_FOR`): each read must see the event appended just before.
+    let directory = tempfile::tempdir().unwrap();
+    let storage = SqliteStorage::open(directory.path()).unwrap();
+    storage.create_workspace(NewWorkspace { id: "acme".into(), name: "Acme".into(), created_at: NOW }).await.unwrap();
+    let batch = events(5);
+    let everything = EventFilter { categories: Category::ALL.to_vec(), ..EventFilter::default() };
+    for (seq, event) in batch.iter().enumerate() {
+        let appended = storage.append("acme", vec![event.clone()]).await.unwrap();
+        assert_eq!(appended[0].seq, seq as u64);
+        let seq = seq as u64;
+        let seen = match seq {
+            0 => {
+                let query = EventQuery {
+                    filter: everything.clone(),
+                    order: Order::Desc,
+                    limit: 10,
+                    after: None,
+                    max_seq: None,
+                };
+                storage.query("acme", &query).await.unwrap().iter().any(|found| found.seq == seq)
+            }
+            1 => {
+                let counts = storage.stats("acme", &everything, seq, GroupBy::Day).await.unwrap();
+                counts.iter().map(|(_, count)| count).sum::<u64>() == seq + 1
+            }
+            2 => storage.event("acme", &event.id).await.unwrap().is_some(),
+            3 => storage.stored_events("acme", seq, 10).await.unwrap().len() == 1,
+            _ => storage.commitments("acme", vec![seq]).await.unwrap().len() == 1,
+        };
+        assert!(seen, "read {seq} did not see the event appended before it");
+    }
 }

@@ -41,8 +41,13 @@ const STAGE_BELOW: usize = 100;
 /// How many staged events make the writer move them into the indexed tables.
 const INDEX_AT: usize = 4096;
 
-/// How long the writer waits for a job before it moves the staged events.
+/// How long the writer waits for a job before it moves the staged events. In
+/// this crate's unit tests it never does so on its own, so that a read which
+/// forgot to wait for staged events would miss them (`staging_tests.rs`).
+#[cfg(not(test))]
 const INDEX_WHEN_IDLE_FOR: Duration = Duration::from_millis(2);
+#[cfg(test)]
+const INDEX_WHEN_IDLE_FOR: Duration = Duration::from_secs(3600);
 
 /// How long the writer waits after a failed move before it tries again.
 const RETRY_INDEXING_AFTER: Duration = Duration::from_secs(1);
@@ -170,7 +175,8 @@ fn run_writer(
     visibility: &Visibility,
 ) {
     WalSize::watch(&connection);
-    // A runtime of the writer's own, only to wait for a job with a time limit.
+    // A runtime of the writer's own, only to wait for a job, a waiting reader or
+    // a time limit at once.
     let timer = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a timer starts");
     let mut state = WriterState {
         connection,
@@ -184,9 +190,16 @@ fn run_writer(
         let next = if state.staged_events == 0 {
             receiver.blocking_recv()
         } else {
-            match timer.block_on(async { tokio::time::timeout(INDEX_WHEN_IDLE_FOR, receiver.recv()).await }) {
-                Ok(next) => next,
-                Err(_) => {
+            let waited = timer.block_on(async {
+                tokio::select! {
+                    next = receiver.recv() => Some(next),
+                    () = visibility.reader_waits() => None,
+                    () = tokio::time::sleep(INDEX_WHEN_IDLE_FOR) => None,
+                }
+            });
+            match waited {
+                Some(next) => next,
+                None => {
                     state.index_staged();
                     continue;
                 }
@@ -209,6 +222,9 @@ fn run_writer(
         let staging = destination == Destination::Staged && appended > 0;
         if staging {
             state.visibility.staging();
+        } else if state.staged_events > 0 {
+            // Events reach the indexed tables in the order they were committed.
+            state.index_staged();
         }
         let committed = commit_jobs(&state.connection, &mut jobs, destination);
         state.after_commit();
@@ -244,7 +260,8 @@ impl WriterState<'_> {
         }
         let connection = &self.connection;
         let moved = connection.execute_batch("BEGIN IMMEDIATE").map_err(backend).and_then(|()| {
-            let moved = staging::apply(connection).and_then(|_| connection.execute_batch("COMMIT").map_err(backend));
+            let moved = staging::apply(connection)
+                .and_then(|moved| connection.execute_batch("COMMIT").map(|()| moved).map_err(backend));
             if moved.is_err() {
                 let _ = connection.execute_batch("ROLLBACK");
             }
@@ -252,7 +269,8 @@ impl WriterState<'_> {
         });
         self.after_commit();
         match moved {
-            Ok(()) => {
+            Ok(moved) => {
+                staging::report_stuck(moved);
                 self.staged_events = 0;
                 self.last_failed_move = None;
                 self.visibility.indexed();
