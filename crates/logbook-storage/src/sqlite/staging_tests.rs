@@ -273,4 +273,10 @@ async fn every_read_of_events_sees_the_events_staged_before_it() {
         };
         assert!(seen, "read {seq} did not see the event appended before it");
     }
+    // A staged append refused whole (its id is taken) stages nothing, and the
+    // reads after it neither wait for it nor see it.
+    let mut taken = events(6)[5].clone();
+    taken.id = batch[0].id.clone();
+    assert!(matches!(storage.append("acme", vec![taken]).await, Err(crate::StorageError::Conflict(_))));
+    assert_eq!(storage.stored_events("acme", 0, 10).await.unwrap().len(), 5);
 }

@@ -227,7 +227,10 @@ fn run_writer(
         }
         let appended: usize = jobs.iter().filter(|job| job.appends()).map(|job| job.weight()).sum();
         let busy = jobs.len() > 1 || state.staged_events > 0 || STAGE_LONE_COMMITS;
-        let destination = if weight < STAGE_BELOW && busy { Destination::Staged } else { Destination::Indexed };
+        // While moves fail (a full disk, say), nothing more is staged.
+        let moving = state.last_failed_move.is_none();
+        let destination =
+            if weight < STAGE_BELOW && busy && moving { Destination::Staged } else { Destination::Indexed };
         let staging = destination == Destination::Staged && appended > 0;
         if staging {
             state.visibility.staging();
