@@ -44,7 +44,10 @@ pub(super) fn migrate(connection: &Connection) -> Result<(), StorageError> {
         )));
     }
     if applied >= STAGING_SINCE && applied < MIGRATIONS.len() {
-        // A later migration finds every event in the indexed tables.
+        // A later migration finds the events in the indexed tables (but any
+        // stuck behind a forged row). This runs the current `staging::apply`
+        // over the schema before the migration: a migration that changes the
+        // tables it reads must move the staged rows in its own script instead.
         super::index_left_staged(connection)?;
     }
     for (number, migration) in MIGRATIONS.iter().enumerate().skip(applied) {

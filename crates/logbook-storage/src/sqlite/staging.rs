@@ -84,6 +84,9 @@ pub(crate) struct Moved {
     /// Events left staged because a row Logbook did not write holds their
     /// place (rowid, `seq`, id or idempotency key) in `events`.
     pub(crate) stuck: usize,
+    /// Change rows of moved events left out because a row Logbook did not
+    /// write holds their place in `event_changes`.
+    pub(crate) changes_left_out: usize,
 }
 
 /// Moves the staged rows into the indexed tables, inside the caller's
@@ -95,10 +98,12 @@ pub(crate) struct Moved {
 /// on. Verification then finds the forged row at that `seq`. Its daily counts
 /// move anyway, since it is stored and acknowledged.
 pub(crate) fn apply(connection: &Connection) -> Result<Moved, StorageError> {
-    let staged: usize =
-        connection.query_row("SELECT count(*) FROM staged_events", [], |row| row.get(0)).map_err(backend)?;
+    let count = |table: &str| -> Result<usize, StorageError> {
+        connection.query_row(&format!("SELECT count(*) FROM {table}"), [], |row| row.get(0)).map_err(backend)
+    };
+    let staged = count("staged_events")?;
     if staged == 0 {
-        return Ok(Moved { events: 0, stuck: 0 });
+        return Ok(Moved { events: 0, stuck: 0, changes_left_out: 0 });
     }
     let events = connection
         .execute(
@@ -109,43 +114,71 @@ pub(crate) fn apply(connection: &Connection) -> Result<Moved, StorageError> {
             [],
         )
         .map_err(backend)?;
-    let moving = if events == staged {
-        "DELETE FROM staged_events;
-         INSERT OR IGNORE INTO event_records (workspace, record_type, record_id, occurred_at, seq)
-             SELECT workspace, record_type, record_id, occurred_at, seq FROM staged_records;
-         INSERT OR IGNORE INTO event_changes (workspace, seq, position, field, from_value, to_value, occurred_at)
-             SELECT workspace, seq, position, field, from_value, to_value, occurred_at FROM staged_changes;
-         DELETE FROM staged_records;
-         DELETE FROM staged_changes;"
+    if events == staged {
+        // Every staged event found its place: the common case, in bulk.
+        connection.execute_batch("DELETE FROM staged_events").map_err(backend)?;
     } else {
-        "DELETE FROM staged_events WHERE rowid IN (
-             SELECT s.rowid FROM staged_events s JOIN events e
-                 ON e.rowid = s.rowid AND e.id = s.id AND e.leaf_hash = s.leaf_hash);
-         INSERT OR IGNORE INTO event_records (workspace, record_type, record_id, occurred_at, seq)
-             SELECT workspace, record_type, record_id, occurred_at, seq FROM staged_records r
-             WHERE NOT EXISTS (SELECT 1 FROM staged_events s WHERE s.workspace = r.workspace AND s.seq = r.seq);
-         INSERT OR IGNORE INTO event_changes (workspace, seq, position, field, from_value, to_value, occurred_at)
-             SELECT workspace, seq, position, field, from_value, to_value, occurred_at FROM staged_changes c
-             WHERE NOT EXISTS (SELECT 1 FROM staged_events s WHERE s.workspace = c.workspace AND s.seq = c.seq);
-         DELETE FROM staged_records WHERE NOT EXISTS (SELECT 1 FROM staged_events s
-             WHERE s.workspace = staged_records.workspace AND s.seq = staged_records.seq);
-         DELETE FROM staged_changes WHERE NOT EXISTS (SELECT 1 FROM staged_events s
-             WHERE s.workspace = staged_changes.workspace AND s.seq = staged_changes.seq);"
+        // Only the rows now in `events` exactly as staged leave staging: a forged
+        // row that copies some of a staged event's columns does not make it
+        // leave. Then only the stuck events are left in `staged_events`, so the
+        // scans of it below are short.
+        let same: Vec<String> = EVENT_COLUMNS.split(", ").map(|column| format!("e.{column} IS s.{column}")).collect();
+        connection
+            .execute(
+                &format!(
+                    "DELETE FROM staged_events WHERE rowid IN (
+                         SELECT s.rowid FROM staged_events s JOIN events e ON e.rowid = s.rowid AND {})",
+                    same.join(" AND ")
+                ),
+                [],
+            )
+            .map_err(backend)?;
+    }
+    // The record and change rows of the events that moved (all of them, when no
+    // event is stuck).
+    let moved_event = |table: &str| {
+        format!(
+            "NOT EXISTS (SELECT 1 FROM staged_events s WHERE s.workspace = {table}.workspace AND s.seq = {table}.seq)"
+        )
     };
+    let changes_staged = count("staged_changes")?;
+    let changes = connection
+        .execute(
+            &format!(
+                "INSERT OR IGNORE INTO event_changes (workspace, seq, position, field, from_value, to_value, occurred_at)
+                 SELECT workspace, seq, position, field, from_value, to_value, occurred_at FROM staged_changes
+                 WHERE {}",
+                moved_event("staged_changes")
+            ),
+            [],
+        )
+        .map_err(backend)?;
     connection
         .execute_batch(&format!(
-            "{moving}
+            "INSERT OR IGNORE INTO event_records (workspace, record_type, record_id, occurred_at, seq)
+                 SELECT workspace, record_type, record_id, occurred_at, seq FROM staged_records WHERE {records};
+             DELETE FROM staged_records WHERE {records};
+             DELETE FROM staged_changes WHERE {changes};
              INSERT INTO event_counts ({COUNT_KEY}, events)
                  SELECT {COUNT_KEY}, events FROM staged_counts WHERE true
                  ON CONFLICT ({COUNT_KEY}) DO UPDATE SET events = events + excluded.events;
-             DELETE FROM staged_counts;"
+             DELETE FROM staged_counts;",
+            records = moved_event("staged_records"),
+            changes = moved_event("staged_changes"),
         ))
         .map_err(backend)?;
-    Ok(Moved { events, stuck: staged - events })
+    let changes_left = count("staged_changes")?;
+    Ok(Moved { events, stuck: staged - events, changes_left_out: changes_staged - changes_left - changes })
 }
 
-/// Logs the events a move had to leave staged.
+/// Logs the events a move had to leave staged, and the change rows it left out.
 pub(crate) fn report_stuck(moved: Moved) {
+    if moved.changes_left_out > 0 {
+        tracing::error!(
+            left_out = moved.changes_left_out,
+            "change rows of staged events were not indexed: rows that Logbook did not write hold their place"
+        );
+    }
     if moved.stuck > 0 {
         tracing::error!(
             stuck = moved.stuck,

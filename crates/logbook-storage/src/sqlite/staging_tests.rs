@@ -209,34 +209,37 @@ async fn events_staged_before_a_stop_are_indexed_at_the_next_open() {
 
 #[test]
 fn an_event_whose_place_is_forged_after_it_was_staged_stays_staged_and_the_rest_move() {
-    let (indexed, staged) = (database(), database());
-    let batch = events(6);
-    append(&indexed, Destination::Indexed, "acme", &batch);
-    append(&staged, Destination::Staged, "acme", &batch);
-    // A row with event 2's rowid, put in by hand after it was staged.
-    staged
-        .execute_batch(
-            "INSERT INTO events (rowid, workspace, seq, id, action, category, occurred_at, actor_type, actor_id,
-                                 target_type, target_id, outcome, body, personal, leaf_hash, search_text)
-             SELECT rowid, workspace, seq + 100, 'forged', action, category, occurred_at, actor_type, actor_id,
-                    target_type, target_id, outcome, body, personal, leaf_hash, search_text
-             FROM staged_events WHERE seq = 2",
-        )
-        .unwrap();
-    assert_eq!(staging::apply(&staged).unwrap(), Moved { events: 5, stuck: 1 });
-    let left: Vec<i64> = staged
-        .prepare("SELECT seq FROM staged_events UNION ALL SELECT DISTINCT seq FROM staged_changes")
-        .unwrap()
-        .query_map([], |row| row.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    assert!(!left.is_empty() && left.iter().all(|seq| *seq == 2), "{left:?}");
-    // Once the forged row is gone, the next move takes it, and the store holds
-    // what indexing every event at once would have.
-    staged.execute_batch("DELETE FROM events WHERE id = 'forged'").unwrap();
-    assert_eq!(staging::apply(&staged).unwrap(), Moved { events: 1, stuck: 0 });
-    assert_eq!(dump(&staged), dump(&indexed));
+    // Rows with event 2's rowid, put in by hand after it was staged: one under
+    // another id and `seq`, and one that copies every column but the body.
+    for (id, seq, body) in [("'forged'", "seq + 100", "body"), ("id", "seq", "'{}'")] {
+        let (indexed, staged) = (database(), database());
+        let batch = events(6);
+        append(&indexed, Destination::Indexed, "acme", &batch);
+        append(&staged, Destination::Staged, "acme", &batch);
+        staged
+            .execute_batch(&format!(
+                "INSERT INTO events (rowid, workspace, seq, id, action, category, occurred_at, actor_type, actor_id,
+                                     target_type, target_id, outcome, body, personal, leaf_hash, search_text)
+                 SELECT rowid, workspace, {seq}, {id}, action, category, occurred_at, actor_type, actor_id,
+                        target_type, target_id, outcome, {body}, personal, leaf_hash, search_text
+                 FROM staged_events WHERE seq = 2"
+            ))
+            .unwrap();
+        assert_eq!(staging::apply(&staged).unwrap(), Moved { events: 5, stuck: 1, changes_left_out: 0 });
+        let left: Vec<i64> = staged
+            .prepare("SELECT seq FROM staged_events UNION ALL SELECT DISTINCT seq FROM staged_changes")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(!left.is_empty() && left.iter().all(|seq| *seq == 2), "{left:?}");
+        // Once the forged row is gone, the next move takes it, and the store
+        // holds what indexing every event at once would have.
+        staged.execute_batch("DELETE FROM events WHERE rowid = (SELECT rowid FROM staged_events)").unwrap();
+        assert_eq!(staging::apply(&staged).unwrap(), Moved { events: 1, stuck: 0, changes_left_out: 0 });
+        assert_eq!(dump(&staged), dump(&indexed));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -198,16 +198,18 @@ fn run_writer(
         let next = if state.staged_events == 0 {
             receiver.blocking_recv()
         } else {
-            let waited = timer.block_on(async {
+            let woken = timer.block_on(async {
                 tokio::select! {
-                    next = receiver.recv() => Some(next),
-                    () = visibility.reader_waits() => None,
-                    () = tokio::time::sleep(INDEX_WHEN_IDLE_FOR) => None,
+                    next = receiver.recv() => Woken::Job(next),
+                    () = visibility.reader_waits() => Woken::ByReader,
+                    () = tokio::time::sleep(INDEX_WHEN_IDLE_FOR) => Woken::Idle,
                 }
             });
-            match waited {
-                Some(next) => next,
-                None => {
+            match woken {
+                Woken::Job(next) => next,
+                // A reader's wake-up may be left from a wait already served.
+                Woken::ByReader if !visibility.readers_waiting() => continue,
+                Woken::ByReader | Woken::Idle => {
                     state.index_staged();
                     continue;
                 }
@@ -225,30 +227,33 @@ fn run_writer(
                 Err(_) => break,
             }
         }
-        let appended: usize = jobs.iter().filter(|job| job.appends()).map(|job| job.weight()).sum();
+        let appends = jobs.iter().any(|job| job.appends());
         let busy = jobs.len() > 1 || state.staged_events > 0 || STAGE_LONE_COMMITS;
         // While moves fail (a full disk, say), nothing more is staged.
         let moving = state.last_failed_move.is_none();
         let destination =
             if weight < STAGE_BELOW && busy && moving { Destination::Staged } else { Destination::Indexed };
-        let staging = destination == Destination::Staged && appended > 0;
+        let staging = destination == Destination::Staged && appends;
         if staging {
             state.visibility.staging();
-        } else if state.staged_events > 0 {
-            // Events reach the indexed tables in the order they were committed.
+        } else if appends && state.staged_events > 0 {
+            // Events reach the indexed tables in the order they were committed
+            // (unless moving them fails).
             state.index_staged();
         }
         let committed = commit_jobs(&state.connection, &mut jobs, destination);
         state.after_commit();
-        if let Err(error) = &committed {
-            tracing::error!(%error, jobs = jobs.len(), "group commit failed");
-        } else if staging {
-            state.staged_events += appended;
+        match &committed {
+            Err(error) => tracing::error!(%error, jobs = jobs.len(), "group commit failed"),
+            Ok(appended) if staging => state.staged_events += appended,
+            Ok(_) => {}
         }
         if staging && state.staged_events == 0 {
-            // This commit failed and nothing else is staged: no read need wait.
+            // This commit staged nothing (it failed, or each of its appends was
+            // refused) and nothing else is staged: no read need wait.
             state.visibility.indexed();
         }
+        let committed = committed.map(|_| ());
         for job in jobs {
             job.answer(committed.clone());
         }
@@ -309,17 +314,22 @@ impl WriterState<'_> {
     }
 }
 
+/// Runs the jobs in one transaction, each in its savepoint, and says how many
+/// events the appends among them that succeeded wrote (by their weight).
 fn commit_jobs(
     connection: &Connection,
     jobs: &mut [Box<dyn Job>],
     destination: Destination,
-) -> Result<(), StorageError> {
+) -> Result<usize, StorageError> {
     connection.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
+    let mut appended = 0;
     for job in jobs.iter_mut() {
         let step = connection.execute_batch("SAVEPOINT job").and_then(|()| {
-            let statement =
-                if job.run(connection, destination) { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
-            connection.execute_batch(statement)
+            let succeeded = job.run(connection, destination);
+            if succeeded && job.appends() {
+                appended += job.weight();
+            }
+            connection.execute_batch(if succeeded { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" })
         });
         if let Err(error) = step {
             let _ = connection.execute_batch("ROLLBACK");
@@ -330,5 +340,12 @@ fn commit_jobs(
         let _ = connection.execute_batch("ROLLBACK");
         return Err(backend(error));
     }
-    Ok(())
+    Ok(appended)
+}
+
+/// Why the writer stopped waiting while events are staged.
+enum Woken {
+    Job(Option<Box<dyn Job>>),
+    ByReader,
+    Idle,
 }
