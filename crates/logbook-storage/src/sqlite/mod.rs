@@ -125,24 +125,11 @@ impl SqliteStorage {
 /// Moves the events a previous process staged and did not index before it
 /// stopped, before anything reads.
 pub(crate) fn index_left_staged(connection: &Connection) -> Result<(), StorageError> {
-    connection.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
-    let moved = staging::apply(connection).and_then(|moved| {
-        connection.execute_batch("COMMIT").map_err(backend)?;
-        Ok(moved)
-    });
-    match moved {
-        Ok(moved) => {
-            if moved.events > 0 {
-                tracing::info!(events = moved.events, "indexed the events staged before the last stop");
-            }
-            staging::report_stuck(moved);
-            Ok(())
-        }
-        Err(error) => {
-            let _ = connection.execute_batch("ROLLBACK");
-            Err(error)
-        }
+    let moved = staging::move_staged(connection)?;
+    if moved.events > 0 {
+        tracing::info!(events = moved.events, "indexed the events staged before the last stop");
     }
+    Ok(())
 }
 
 /// Creates the data directory (mode 0700) and the database file (mode 0600) if
@@ -299,12 +286,8 @@ fn write_plan(
         ))
         .map_err(backend)?;
     // Ids are unique in each table by its index, and across the two here.
-    let other = match destination {
-        Destination::Indexed => Destination::Staged,
-        Destination::Staged => Destination::Indexed,
-    };
     let mut id_taken = connection
-        .prepare_cached(&format!("SELECT 1 FROM {} WHERE workspace = ?1 AND id = ?2", other.events()))
+        .prepare_cached(&format!("SELECT 1 FROM {} WHERE workspace = ?1 AND id = ?2", destination.other().events()))
         .map_err(backend)?;
     let taken = |id: &str| StorageError::Conflict(format!("an event with id {id} already exists"));
     // A staged event must be sure to find its place in the events table when it

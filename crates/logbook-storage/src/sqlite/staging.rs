@@ -36,6 +36,14 @@ pub(crate) enum Destination {
 }
 
 impl Destination {
+    /// The other destination.
+    pub(crate) fn other(self) -> Destination {
+        match self {
+            Destination::Indexed => Destination::Staged,
+            Destination::Staged => Destination::Indexed,
+        }
+    }
+
     /// The table an event's row goes to.
     pub(crate) fn events(self) -> &'static str {
         match self {
@@ -95,7 +103,8 @@ pub(crate) struct Moved {
 /// An event whose place in `events` was taken by a row put there behind
 /// Logbook's back after it was staged cannot be moved; it stays staged, with its
 /// record and change rows, and is tried again at every move, and the rest move
-/// on. Verification then finds the forged row at that `seq`. Its daily counts
+/// on. Verification then names that `seq` (the forged row's, or a missing
+/// one). Its daily counts
 /// move anyway, since it is stored and acknowledged.
 pub(crate) fn apply(connection: &Connection) -> Result<Moved, StorageError> {
     let count = |table: &str| -> Result<usize, StorageError> {
@@ -171,8 +180,22 @@ pub(crate) fn apply(connection: &Connection) -> Result<Moved, StorageError> {
     Ok(Moved { events, stuck: staged - events, changes_left_out: changes_staged - changes_left - changes })
 }
 
+/// [`apply`] in a transaction of its own, logging what it had to leave staged
+/// or out.
+pub(crate) fn move_staged(connection: &Connection) -> Result<Moved, StorageError> {
+    connection.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
+    let moved = apply(connection).and_then(|moved| connection.execute_batch("COMMIT").map(|()| moved).map_err(backend));
+    match moved {
+        Ok(moved) => report_stuck(moved),
+        Err(_) => {
+            let _ = connection.execute_batch("ROLLBACK");
+        }
+    }
+    moved
+}
+
 /// Logs the events a move had to leave staged, and the change rows it left out.
-pub(crate) fn report_stuck(moved: Moved) {
+fn report_stuck(moved: Moved) {
     if moved.changes_left_out > 0 {
         tracing::error!(
             left_out = moved.changes_left_out,

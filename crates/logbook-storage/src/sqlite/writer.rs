@@ -275,19 +275,10 @@ impl WriterState<'_> {
         if self.last_failed_move.is_some_and(|failed| failed.elapsed() < RETRY_INDEXING_AFTER) {
             return;
         }
-        let connection = &self.connection;
-        let moved = connection.execute_batch("BEGIN IMMEDIATE").map_err(backend).and_then(|()| {
-            let moved = staging::apply(connection)
-                .and_then(|moved| connection.execute_batch("COMMIT").map(|()| moved).map_err(backend));
-            if moved.is_err() {
-                let _ = connection.execute_batch("ROLLBACK");
-            }
-            moved
-        });
+        let moved = staging::move_staged(&self.connection);
         self.after_commit();
         match moved {
-            Ok(moved) => {
-                staging::report_stuck(moved);
+            Ok(_) => {
                 self.staged_events = 0;
                 self.last_failed_move = None;
                 self.visibility.indexed();
