@@ -20,7 +20,7 @@ struct Migration {
 }
 
 /// The migrations, in order.
-const MIGRATIONS: [Migration; 8] = [
+const MIGRATIONS: [Migration; 9] = [
     Migration { script: include_str!("migrations/0001_initial.sql"), fill: None },
     Migration { script: include_str!("migrations/0002_search_text.sql"), fill: Some(fill_search_text) },
     Migration { script: include_str!("migrations/0003_events_by_category.sql"), fill: None },
@@ -29,10 +29,12 @@ const MIGRATIONS: [Migration; 8] = [
     Migration { script: include_str!("migrations/0006_event_counts_and_failures.sql"), fill: None },
     Migration { script: include_str!("migrations/0007_changes_by_value.sql"), fill: None },
     Migration { script: include_str!("migrations/0008_staged_appends.sql"), fill: None },
+    Migration { script: include_str!("migrations/0009_staged_in_arrival_order.sql"), fill: None },
 ];
 
-/// The first schema version with staged appends (migration 0008).
-const STAGING_SINCE: usize = 8;
+/// The first schema version whose staged tables `staging::apply` reads
+/// (migration 0009; 0009 carries over the rows 0008's tables hold).
+const STAGING_SINCE: usize = 9;
 
 /// Applies the migrations the database has not had, each in one transaction.
 pub(super) fn migrate(connection: &Connection) -> Result<(), StorageError> {
@@ -247,5 +249,53 @@ mod tests {
                 Ok((row.get(0)?, row.get(1)?))
             });
         assert_eq!(times, [(0, 5), (0, 5), (1, -7), (2, 0)]);
+    }
+
+    /// Rows staged under 0008's tables are carried over to 0009's, which add
+    /// rows in arrival order, and are then moved where 0008 would have put them.
+    #[test]
+    fn rows_staged_before_arrival_order_are_carried_over() {
+        let connection = database_at(8);
+        insert_workspace_a(&connection);
+        // Event 1 of `a` staged at its rowid under 0008, before event 0 arrived
+        // in the table, with a record, a change and a daily count.
+        let staged_rowid = super::super::rowid_of(1, 1);
+        connection
+            .execute_batch(&format!(
+                "INSERT INTO staged_events (rowid, workspace, seq, id, action, category, occurred_at, actor_type,
+                    actor_id, target_type, target_id, outcome, body, personal, leaf_hash, search_text)
+                 VALUES ({staged_rowid}, 'a', 1, 'e1', 'x.a', 'activity', 5, 'user', 'u', 't', 'T', 'success', '{{}}',
+                    '{{}}', x'01', '');
+                 INSERT INTO staged_records VALUES ('a', 't', 'T', 5, 1);
+                 INSERT INTO staged_changes VALUES ('a', 1, 0, 'status', 'open', 'solved', 5);
+                 INSERT INTO staged_counts VALUES ('a', 0, 'activity', 'x.a', 'user', 't', 'success', 1);"
+            ))
+            .unwrap();
+        insert_event_of_a(&connection, 0, 5, "x.a");
+        migrate(&connection).unwrap();
+        let staged: Vec<(i64, String)> =
+            rows(&connection, "SELECT event_rowid, id FROM staged_events", |row| Ok((row.get(0)?, row.get(1)?)));
+        assert_eq!(staged, [(staged_rowid, "e1".to_string())]);
+        let moved = super::super::staging::apply(&connection).unwrap();
+        assert_eq!((moved.events, moved.stuck, moved.changes_left_out), (1, 0, 0));
+        let events: Vec<(i64, i64)> =
+            rows(&connection, "SELECT rowid, seq FROM events ORDER BY rowid", |row| Ok((row.get(0)?, row.get(1)?)));
+        assert_eq!(events, [(super::super::rowid_of(1, 0), 0), (staged_rowid, 1)]);
+        let moved_rows: Vec<i64> = rows(
+            &connection,
+            "SELECT count(*) FROM event_records UNION ALL SELECT count(*) FROM event_changes
+             UNION ALL SELECT sum(events) FROM event_counts",
+            |row| row.get(0),
+        );
+        assert_eq!(moved_rows, [1, 1, 1]);
+        let left: i64 = connection
+            .query_row(
+                "SELECT (SELECT count(*) FROM staged_events) + (SELECT count(*) FROM staged_records)
+                      + (SELECT count(*) FROM staged_changes) + (SELECT count(*) FROM staged_counts)",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(left, 0);
     }
 }

@@ -279,9 +279,10 @@ fn write_plan(
 ) -> Result<(), StorageError> {
     let mut insert_event = connection
         .prepare_cached(&format!(
-            "INSERT INTO {} (rowid, {})
+            "INSERT INTO {} ({}, {})
              VALUES (?18, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
             destination.events(),
+            destination.event_rowid(),
             staging::EVENT_COLUMNS
         ))
         .map_err(backend)?;
@@ -383,14 +384,7 @@ fn write_plan(
             .execute(params![workspace, node.level, i64::try_from(node.index).unwrap_or(i64::MAX), hash.as_slice()])
             .map_err(backend)?;
     }
-    let mut add_count = connection
-        .prepare_cached(&format!(
-            "INSERT INTO {} ({key}, events) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-             ON CONFLICT ({key}) DO UPDATE SET events = events + excluded.events",
-            destination.counts(),
-            key = staging::COUNT_KEY
-        ))
-        .map_err(backend)?;
+    let mut add_count = connection.prepare_cached(&destination.add_count_sql()).map_err(backend)?;
     for (group, events) in daily_counts::tally(&plan.events) {
         let DayGroup { day, category, action, actor_type, target_type, outcome } = group;
         add_count

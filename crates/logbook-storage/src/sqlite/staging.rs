@@ -6,7 +6,8 @@
 //! events, each in a different place of every index (its actor, its record, its
 //! action, its IP...), wrote about ten pages an event, and that was most of the
 //! writer's time when many clients send one event each. A staged commit writes
-//! the rows to `staged_*` tables (migration 0008), a few pages in all; the move
+//! the rows to `staged_*` tables (migrations 0008 and 0009), each of which adds
+//! rows at its end in the order they arrive, a few pages in all; the move
 //! ([`apply`]) then inserts a few thousand events into each index in one
 //! statement, where they share pages.
 //!
@@ -68,11 +69,27 @@ impl Destination {
         }
     }
 
-    /// The table of the daily counts.
-    pub(crate) fn counts(self) -> &'static str {
+    /// The column of an event's row that holds its rowid in `events`: a staged
+    /// row has a rowid of its own, in the order it arrived (migration 0009).
+    pub(crate) fn event_rowid(self) -> &'static str {
         match self {
-            Destination::Indexed => "event_counts",
-            Destination::Staged => "staged_counts",
+            Destination::Indexed => "rowid",
+            Destination::Staged => "event_rowid",
+        }
+    }
+
+    /// The statement that adds `?8` events to a daily count of `?1` to `?7`
+    /// ([`COUNT_KEY`]): in place in `event_counts`, a row of its own in
+    /// `staged_counts`, which [`apply`] sums.
+    pub(crate) fn add_count_sql(self) -> String {
+        match self {
+            Destination::Indexed => format!(
+                "INSERT INTO event_counts ({COUNT_KEY}, events) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT ({COUNT_KEY}) DO UPDATE SET events = events + excluded.events"
+            ),
+            Destination::Staged => {
+                format!("INSERT INTO staged_counts ({COUNT_KEY}, events) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+            }
         }
     }
 }
@@ -118,7 +135,7 @@ pub(crate) fn apply(connection: &Connection) -> Result<Moved, StorageError> {
         .execute(
             &format!(
                 "INSERT OR IGNORE INTO events (rowid, {EVENT_COLUMNS})
-                 SELECT rowid, {EVENT_COLUMNS} FROM staged_events ORDER BY rowid"
+                 SELECT event_rowid, {EVENT_COLUMNS} FROM staged_events ORDER BY event_rowid"
             ),
             [],
         )
@@ -136,7 +153,7 @@ pub(crate) fn apply(connection: &Connection) -> Result<Moved, StorageError> {
             .execute(
                 &format!(
                     "DELETE FROM staged_events WHERE rowid IN (
-                         SELECT s.rowid FROM staged_events s JOIN events e ON e.rowid = s.rowid AND {})",
+                         SELECT s.rowid FROM staged_events s JOIN events e ON e.rowid = s.event_rowid AND {})",
                     same.join(" AND ")
                 ),
                 [],
@@ -169,7 +186,7 @@ pub(crate) fn apply(connection: &Connection) -> Result<Moved, StorageError> {
              DELETE FROM staged_records WHERE {records};
              DELETE FROM staged_changes WHERE {changes};
              INSERT INTO event_counts ({COUNT_KEY}, events)
-                 SELECT {COUNT_KEY}, events FROM staged_counts WHERE true
+                 SELECT {COUNT_KEY}, sum(events) FROM staged_counts WHERE true GROUP BY {COUNT_KEY}
                  ON CONFLICT ({COUNT_KEY}) DO UPDATE SET events = events + excluded.events;
              DELETE FROM staged_counts;",
             records = moved_event("staged_records"),

@@ -220,7 +220,7 @@ fn an_event_whose_place_is_forged_after_it_was_staged_stays_staged_and_the_rest_
             .execute_batch(&format!(
                 "INSERT INTO events (rowid, workspace, seq, id, action, category, occurred_at, actor_type, actor_id,
                                      target_type, target_id, outcome, body, personal, leaf_hash, search_text)
-                 SELECT rowid, workspace, {seq}, {id}, action, category, occurred_at, actor_type, actor_id,
+                 SELECT event_rowid, workspace, {seq}, {id}, action, category, occurred_at, actor_type, actor_id,
                         target_type, target_id, outcome, {body}, personal, leaf_hash, search_text
                  FROM staged_events WHERE seq = 2"
             ))
@@ -236,7 +236,7 @@ fn an_event_whose_place_is_forged_after_it_was_staged_stays_staged_and_the_rest_
         assert!(!left.is_empty() && left.iter().all(|seq| *seq == 2), "{left:?}");
         // Once the forged row is gone, the next move takes it, and the store
         // holds what indexing every event at once would have.
-        staged.execute_batch("DELETE FROM events WHERE rowid = (SELECT rowid FROM staged_events)").unwrap();
+        staged.execute_batch("DELETE FROM events WHERE rowid = (SELECT event_rowid FROM staged_events)").unwrap();
         assert_eq!(staging::apply(&staged).unwrap(), Moved { events: 1, stuck: 0, changes_left_out: 0 });
         assert_eq!(dump(&staged), dump(&indexed));
     }
