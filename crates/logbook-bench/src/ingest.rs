@@ -27,6 +27,13 @@ pub struct IngestFigure {
     pub request_latency: Percentiles,
     /// Requests answered 429 (retried after `Retry-After`).
     pub slowed_down: u64,
+    /// The server process's CPU time over the scenario, per event stored.
+    #[serde(default)]
+    pub server_cpu_micros_per_event: Option<f64>,
+    /// What the server had written to storage over the scenario, per event
+    /// stored (the embedded store only).
+    #[serde(default)]
+    pub written_bytes_per_event: Option<f64>,
 }
 
 /// The events of each workspace not yet sent, read from the dataset's files in
@@ -89,8 +96,13 @@ pub async fn scenarios(
         // Small datasets keep each scenario to a tenth of the events.
         let budget = if budget == usize::MAX { usize::MAX } else { budget.min(total / 10).max(batch) };
         let figure = scenario(server, keys, dataset, &queues, (batch, clients, budget)).await?;
+        let cpu = figure.server_cpu_micros_per_event.map_or(String::new(), |micros| format!(", {micros:.0} µs CPU"));
+        let written =
+            figure.written_bytes_per_event.map_or(String::new(), |bytes| format!(", {:.1} KB written", bytes / 1000.0));
+        let costs =
+            if cpu.is_empty() && written.is_empty() { String::new() } else { format!("{cpu}{written} an event") };
         eprintln!(
-            "  batch {batch:>4}, {clients:>2} clients: {:>9.0} events/s ({} events)",
+            "  batch {batch:>4}, {clients:>2} clients: {:>9.0} events/s ({} events{costs})",
             figure.events_per_second, figure.events
         );
         figures.push(figure);
@@ -107,6 +119,7 @@ async fn scenario(
 ) -> anyhow::Result<IngestFigure> {
     let budget = Arc::new(Mutex::new(budget));
     let slowed_down = Arc::new(AtomicU64::new(0));
+    let (cpu_before, written_before) = (server.cpu_seconds(), server.written_bytes());
     let started = Instant::now();
     let mut workers = Vec::new();
     for client_number in 0..clients {
@@ -160,7 +173,9 @@ async fn scenario(
     }
     let finished = futures_util::future::try_join_all(workers).await?;
     let seconds = started.elapsed().as_secs_f64();
+    let (cpu_after, written_after) = (server.cpu_seconds(), server.written_bytes());
     let events: u64 = finished.iter().map(|(sent, _)| sent).sum();
+    let per_event = |amount: f64| amount / events.max(1) as f64;
     let latencies = finished.into_iter().flat_map(|(_, latencies)| latencies).collect();
     Ok(IngestFigure {
         batch,
@@ -170,5 +185,9 @@ async fn scenario(
         events_per_second: events as f64 / seconds.max(1e-9),
         request_latency: Percentiles::of(latencies),
         slowed_down: slowed_down.load(Ordering::Relaxed),
+        server_cpu_micros_per_event: cpu_before.zip(cpu_after).map(|(before, after)| per_event((after - before) * 1e6)),
+        written_bytes_per_event: written_before
+            .zip(written_after)
+            .map(|(before, after)| per_event(after.saturating_sub(before) as f64)),
     })
 }

@@ -87,11 +87,12 @@ pub fn markdown(results: &Results) -> String {
         "Machine: {}. {} events over {} workspaces (seed {}). Command: `{}`.\n\n",
         results.machine, results.events, results.workspaces, results.seed, results.command
     ));
-    out.push_str("### Ingest (HTTP, durable: a 201 means committed)\n\n| backend | batch | clients | events | events/s | request p50 | request p99 | 429s |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("### Ingest (HTTP, durable: a 201 means committed)\n\nServer CPU and bytes written are the Logbook process's over the scenario, per event (`/proc/<pid>/stat` and `write_bytes` of `/proc/<pid>/io`; on PostgreSQL the database's own processes write).\n\n| backend | batch | clients | events | events/s | request p50 | request p99 | 429s | server CPU / event | written / event |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    let or_dash = |figure: Option<String>| figure.unwrap_or_else(|| "—".to_string());
     for run in &results.logbook {
         for figure in &run.ingest {
             out.push_str(&format!(
-                "| {} | {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms | {} |\n",
+                "| {} | {} | {} | {} | {:.0} | {:.2} ms | {:.2} ms | {} | {} | {} |\n",
                 run.backend,
                 figure.batch,
                 figure.clients,
@@ -99,7 +100,9 @@ pub fn markdown(results: &Results) -> String {
                 figure.events_per_second,
                 figure.request_latency.p50_ms,
                 figure.request_latency.p99_ms,
-                figure.slowed_down
+                figure.slowed_down,
+                or_dash(figure.server_cpu_micros_per_event.map(|micros| format!("{micros:.0} µs"))),
+                or_dash(figure.written_bytes_per_event.map(|bytes| format!("{:.1} KB", bytes / 1000.0))),
             ));
         }
     }

@@ -153,6 +153,25 @@ impl LogbookServer {
             .map_or(0, |kilobytes| kilobytes * 1024)
     }
 
+    /// The CPU time the server process has used so far, user and system, in
+    /// seconds (`/proc/<pid>/stat`, whose clock ticks are 1/100 s on Linux);
+    /// `None` where `/proc` cannot tell.
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        cpu_seconds_in(&std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?)
+    }
+
+    /// The bytes the server process has had written to storage so far
+    /// (`write_bytes` of `/proc/<pid>/io`: the embedded store's log and
+    /// checkpoints). `None` on PostgreSQL, whose own processes write, or where
+    /// `/proc` cannot tell.
+    pub fn written_bytes(&self) -> Option<u64> {
+        if self.database_url.is_some() {
+            return None;
+        }
+        let io = std::fs::read_to_string(format!("/proc/{}/io", self.child.id())).ok()?;
+        io.lines().find_map(|line| line.strip_prefix("write_bytes:"))?.trim().parse().ok()
+    }
+
     /// What the store takes: the data directory's files, or the database's size.
     pub async fn stored_bytes(&self) -> u64 {
         let Some(url) = &self.database_url else {
@@ -198,9 +217,28 @@ impl Drop for LogbookServer {
     }
 }
 
+/// The user and system time a `/proc/<pid>/stat` line gives, in seconds.
+fn cpu_seconds_in(stat: &str) -> Option<f64> {
+    // The fields after the command name, which is in parentheses and may hold
+    // spaces and parentheses: the state is field 3, user time field 14, system
+    // time field 15, in ticks of 1/100 s.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |field: usize| fields.get(field - 3)?.parse::<u64>().ok();
+    Some((ticks(14)? + ticks(15)?) as f64 / 100.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_time_from_a_stat_line() {
+        let check = |stat: &str, expected: Option<f64>| assert_eq!(cpu_seconds_in(stat), expected, "{stat}");
+        check("4242 (logbook) S 1 4242 4242 0 -1 4194560 900 0 0 0 250 38 0 0 20 0 9 0 100 0 0", Some(2.88));
+        check("7 (a (b) c) R 1 7 7 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5 0 0", Some(0.03));
+        check("7 (logbook) S 1 7 7", None);
+        check("no parenthesis at all", None);
+    }
 
     #[test]
     fn another_database_on_the_same_server() {
