@@ -110,6 +110,26 @@ pub async fn scenarios(
     Ok(figures)
 }
 
+/// How long the server must write nothing before a scenario's costs are read.
+const QUIET_FOR: Duration = Duration::from_millis(1500);
+
+/// Waits until the server has written nothing for [`QUIET_FOR`] (at most ten
+/// seconds): its last move of staged events and its checkpoints come after the
+/// last response, and belong to the scenario that caused them. The embedded
+/// store's checkpointer runs within a second of the last commit.
+async fn settled(server: &LogbookServer) {
+    let started = Instant::now();
+    let mut quiet_since = Instant::now();
+    let mut last = server.written_bytes();
+    while quiet_since.elapsed() < QUIET_FOR && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = server.written_bytes();
+        if now != last {
+            (last, quiet_since) = (now, Instant::now());
+        }
+    }
+}
+
 async fn scenario(
     server: &LogbookServer,
     keys: &[WorkspaceKeys],
@@ -173,6 +193,7 @@ async fn scenario(
     }
     let finished = futures_util::future::try_join_all(workers).await?;
     let seconds = started.elapsed().as_secs_f64();
+    settled(server).await;
     let (cpu_after, written_after) = (server.cpu_seconds(), server.written_bytes());
     let events: u64 = finished.iter().map(|(sent, _)| sent).sum();
     let per_event = |amount: f64| amount / events.max(1) as f64;

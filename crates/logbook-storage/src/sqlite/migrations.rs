@@ -49,7 +49,9 @@ pub(super) fn migrate(connection: &Connection) -> Result<(), StorageError> {
         // A later migration finds the events in the indexed tables (but any
         // stuck behind a forged row). This runs the current `staging::apply`
         // over the schema before the migration: a migration that changes the
-        // tables it reads must move the staged rows in its own script instead.
+        // tables it reads must move the staged rows in its own script, or carry
+        // them over to its new tables and raise `STAGING_SINCE` (as 0009 did;
+        // they are then moved at open, after the migrations).
         super::index_left_staged(connection)?;
     }
     for (number, migration) in MIGRATIONS.iter().enumerate().skip(applied) {

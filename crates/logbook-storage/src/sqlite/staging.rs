@@ -6,8 +6,9 @@
 //! events, each in a different place of every index (its actor, its record, its
 //! action, its IP...), wrote about ten pages an event, and that was most of the
 //! writer's time when many clients send one event each. A staged commit writes
-//! the rows to `staged_*` tables (migrations 0008 and 0009), each of which adds
-//! rows at its end in the order they arrive, a few pages in all; the move
+//! the rows to `staged_*` tables (migrations 0008 and 0009), which add rows at
+//! their ends in the order they arrive (but for the index of idempotency keys),
+//! a few pages in all; the move
 //! ([`apply`]) then inserts a few thousand events into each index in one
 //! statement, where they share pages.
 //!

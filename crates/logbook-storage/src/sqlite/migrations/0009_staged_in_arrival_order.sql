@@ -1,13 +1,14 @@
 -- Staged rows in the order they arrive (`sqlite/staging.rs`). Keyed by workspace
 -- first, as in 0008, each staged table took a commit's rows at one place per
--- workspace, and the write-ahead log holds whole pages: a group commit of 19
--- single events wrote 178 pages, 118 of them to the staged tables (a copy of the
--- log taken while 64 clients sent single events; BENCHMARKS.md). Each staged
+-- workspace, and the write-ahead log holds whole pages: in a copy of the log
+-- taken while 64 clients sent single events, a group commit (about 19 events)
+-- wrote 108 pages, 65 of them to the staged tables (BENCHMARKS.md). Each staged
 -- table now adds its rows at its end. An event keeps the rowid it will have in
 -- `events` in `event_rowid`; its id stays unique by an index that begins with
--- the id, a time-ordered UUID, so that new ids land on the index's last page;
--- records, changes and daily counts have no key (the move dedupes records and
--- sums counts). Rows staged under 0008 are carried over as they are.
+-- the id, a time-ordered UUID, so that new ids land on the index's last page
+-- (idempotency keys are the clients' own, unordered: their index is as in 0008);
+-- records, changes and daily counts have no key (the move sums the counts of a
+-- day and kind). Rows staged under 0008 are carried over as they are.
 CREATE TABLE staged_events_arriving (
     event_rowid      INTEGER NOT NULL,
     workspace        TEXT NOT NULL,
