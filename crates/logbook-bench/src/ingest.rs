@@ -36,6 +36,18 @@ pub struct IngestFigure {
     pub written_bytes_per_event: Option<f64>,
 }
 
+impl IngestFigure {
+    /// The server's CPU time per event as people read it, when measured.
+    pub fn cpu_text(&self) -> Option<String> {
+        self.server_cpu_micros_per_event.map(|micros| format!("{micros:.0} µs"))
+    }
+
+    /// The bytes written per event as people read them, when measured.
+    pub fn written_text(&self) -> Option<String> {
+        self.written_bytes_per_event.map(|bytes| format!("{:.1} KB", bytes / 1000.0))
+    }
+}
+
 /// The events of each workspace not yet sent, read from the dataset's files in
 /// order (`None` once a workspace has none left).
 struct Queues {
@@ -96,9 +108,8 @@ pub async fn scenarios(
         // Small datasets keep each scenario to a tenth of the events.
         let budget = if budget == usize::MAX { usize::MAX } else { budget.min(total / 10).max(batch) };
         let figure = scenario(server, keys, dataset, &queues, (batch, clients, budget)).await?;
-        let cpu = figure.server_cpu_micros_per_event.map_or(String::new(), |micros| format!(", {micros:.0} µs CPU"));
-        let written =
-            figure.written_bytes_per_event.map_or(String::new(), |bytes| format!(", {:.1} KB written", bytes / 1000.0));
+        let cpu = figure.cpu_text().map_or(String::new(), |cpu| format!(", {cpu} CPU"));
+        let written = figure.written_text().map_or(String::new(), |written| format!(", {written} written"));
         let costs =
             if cpu.is_empty() && written.is_empty() { String::new() } else { format!("{cpu}{written} an event") };
         eprintln!(
@@ -118,6 +129,10 @@ const QUIET_FOR: Duration = Duration::from_millis(1500);
 /// last response, and belong to the scenario that caused them. The embedded
 /// store's checkpointer runs within a second of the last commit.
 async fn settled(server: &LogbookServer) {
+    if server.written_bytes().is_none() {
+        // Nothing to watch (PostgreSQL's own processes write).
+        return;
+    }
     let started = Instant::now();
     let mut quiet_since = Instant::now();
     let mut last = server.written_bytes();

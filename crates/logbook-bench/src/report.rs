@@ -101,8 +101,8 @@ pub fn markdown(results: &Results) -> String {
                 figure.request_latency.p50_ms,
                 figure.request_latency.p99_ms,
                 figure.slowed_down,
-                or_dash(figure.server_cpu_micros_per_event.map(|micros| format!("{micros:.0} µs"))),
-                or_dash(figure.written_bytes_per_event.map(|bytes| format!("{:.1} KB", bytes / 1000.0))),
+                or_dash(figure.cpu_text()),
+                or_dash(figure.written_text()),
             ));
         }
     }
