@@ -5,11 +5,14 @@
 //! refuses and the document keeps as written, with no canonical form). Where no
 //! object names a member twice (which `serde_json::Value` would keep silently),
 //! its canonical form must be the one a plain reference writes from the value
-//! `serde_json` reads; where one does, it must have none. Nothing may panic.
+//! `serde_json` reads; where one does, it must have none. A text that
+//! `canonical_text` reads as canonical (which `logbook verify` then copies into
+//! a leaf) must be exactly that canonical form. Nothing may panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use logbook_tlog::canonical::{CanonicalError, MAX_SAFE_INTEGER, canonicalize_document, format_double};
+use logbook_tlog::canonical_text;
 use logbook_tlog::json::{Document, NodeId};
 use serde_json::Value;
 
@@ -19,6 +22,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let document = Document::parse(text);
     let value = serde_json::from_str::<Value>(text);
+    if canonical_text::is_canonical_value(text) {
+        let canonical = document.as_ref().map(canonicalize_document);
+        assert!(matches!(canonical, Ok(Ok(ref bytes)) if bytes == text.as_bytes()), "{text:?} is read as canonical");
+    }
     if value.as_ref().is_err_and(|error| error.to_string().starts_with("number out of range")) {
         let canonical = document.map(|document| canonicalize_document(&document));
         assert!(!matches!(canonical, Ok(Ok(_))), "{text:?} has a number beyond a double's range");

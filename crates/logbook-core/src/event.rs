@@ -100,40 +100,52 @@ impl Outcome {
 }
 
 /// Who did it.
+///
+/// Members are declared in RFC 8785 order, as in the canonical form: a stored
+/// body is then its own canonical form below its top level, which `logbook
+/// verify` copies instead of writing it again (`export/verbatim.rs`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Actor {
-    /// `user` (the default), `system` or `api`.
-    #[serde(rename = "type", default)]
-    pub actor_type: ActorType,
+    /// Email address (personal data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     /// The embedding product's identifier for the actor.
     pub id: String,
     /// Display name (personal data).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Email address (personal data).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
     /// The actor's role in the embedding product, as it names it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// `user` (the default), `system` or `api`.
+    #[serde(rename = "type", default)]
+    pub actor_type: ActorType,
 }
 
 /// A record of the embedding product: the target of an event, or a related record.
+///
+/// Members are declared in RFC 8785 order, as in the canonical form: a stored
+/// body is then its own canonical form below its top level, which `logbook
+/// verify` copies instead of writing it again (`export/verbatim.rs`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordRef {
-    /// The record's type, such as `ticket` or `queue`.
-    #[serde(rename = "type")]
-    pub record_type: String,
     /// The record's identifier in the embedding product.
     pub id: String,
     /// The record's display name at the time of the event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The record's type, such as `ticket` or `queue`.
+    #[serde(rename = "type")]
+    pub record_type: String,
 }
 
 /// One changed field, with its previous and new value (any JSON).
+///
+/// Members are declared in RFC 8785 order, as in the canonical form: a stored
+/// body is then its own canonical form below its top level, which `logbook
+/// verify` copies instead of writing it again (`export/verbatim.rs`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Change {
@@ -148,21 +160,25 @@ pub struct Change {
 }
 
 /// Where the action came from.
+///
+/// Members are declared in RFC 8785 order, as in the canonical form: a stored
+/// body is then its own canonical form below its top level, which `logbook
+/// verify` copies instead of writing it again (`export/verbatim.rs`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Context {
     /// The client's IP address (personal data).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
-    /// The client's user agent (personal data).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_agent: Option<String>,
     /// The embedding product's request identifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
     /// The embedding product's session identifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
+    /// The client's user agent (personal data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
 }
 
 /// Everything about an event except where it is stored: what ingest validates and

@@ -12,9 +12,13 @@ use logbook_tlog::proof::verify_inclusion;
 use serde::{Deserialize, Serialize};
 
 use crate::event::Event;
+use crate::export::verbatim::read_verbatim_line;
 use crate::integrity::{
-    Commitments, FieldCommitment, Finding, LogVerifier, Problem, decode_hash, encode_hash, object_leaf_input,
+    Commitments, FieldCommitment, Finding, IntegrityError, LogVerifier, Problem, decode_hash, encode_hash,
+    object_leaf_input,
 };
+
+mod verbatim;
 
 /// One line of an NDJSON export.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -214,7 +218,6 @@ struct CheckedLine {
 struct ExportMembers {
     /// The leaf the line claims, if its `leaf_hash` is base64 of 32 bytes.
     logged: Option<Hash>,
-    commitments: Commitments,
     tree_size: u64,
     proof: Option<Vec<String>>,
 }
@@ -223,7 +226,8 @@ impl ExportMembers {
     /// The export's members, taken out of a line's object: what is left is the
     /// stored event, every member of which the leaf covers. A line that names
     /// one of them twice is refused, as readers could disagree on which counts.
-    fn take_from(document: &mut Document<'_>) -> Result<ExportMembers, String> {
+    /// The line's commitments come beside them.
+    fn take_from(document: &mut Document<'_>) -> Result<(ExportMembers, Commitments), String> {
         let root = document.root();
         let mut take = |name: &str| {
             let found = document.only_member(root, name).map_err(|_| format!("it has two members named {name:?}"))?;
@@ -248,7 +252,7 @@ impl ExportMembers {
                     .ok_or("its proof is not a list of hashes")?,
             ),
         };
-        Ok(ExportMembers { logged, commitments, tree_size, proof })
+        Ok((ExportMembers { logged, tree_size, proof }, commitments))
     }
 }
 
@@ -274,34 +278,22 @@ fn read_commitments(document: &Document<'_>, node: NodeId) -> Option<Commitments
 
 /// Checks what line `number` (from 0) says alone; `None` for a blank line.
 ///
-/// The line is read as a JSON object, not as an [`ExportLine`]: the leaf is
-/// recomputed from the members the line holds, so a member added to a line is
-/// caught as a change, and no typed event is built and written out again. The
-/// object is a [`Document`], whose strings are slices of the line.
+/// A line written the way Logbook writes it has its leaf assembled from slices
+/// of its text ([`verbatim`]); any other line is read as a [`Document`].
 fn check_line(number: usize, line: &str, checkpoint: &Checkpoint) -> Result<Option<CheckedLine>, Finding> {
     if line.trim().is_empty() {
         return Ok(None);
     }
-    let not_a_line =
-        |detail: &str| finding(None, Problem::Changed, format!("line {} is not an export line: {detail}", number + 1));
-    let mut document = Document::parse(line).map_err(|error| not_a_line(&error.to_string()))?;
-    let root = document.root();
-    if !matches!(document.node(root), Node::Object { .. }) {
-        return Err(not_a_line("it is not a JSON object"));
-    }
-    let seq = document
-        .member(root, "seq")
-        .and_then(|seq| document.as_u64(seq))
-        .ok_or_else(|| not_a_line("its seq is not a whole number"))?;
-    let members = ExportMembers::take_from(&mut document)
-        .map_err(|detail| finding(Some(seq), Problem::Changed, format!("line {} (seq {seq}): {detail}", number + 1)))?;
-    let workspace = match document.member(root, "workspace").and_then(|workspace| document.as_str(workspace)) {
-        Some(workspace) => workspace.to_string(),
-        None => return Err(not_a_line("its workspace is not a string")),
+    let read = match read_verbatim_line(line) {
+        Some(read) => ReadLine {
+            seq: read.seq,
+            workspace: read.workspace.to_string(),
+            members: read.members,
+            leaf_input: Ok(read.leaf_input),
+        },
+        None => read_line_document(number, line)?,
     };
-    if document.member(root, "id").and_then(|id| document.as_str(id)).is_none() {
-        return Err(not_a_line("its id is not a string"));
-    }
+    let ReadLine { seq, workspace, members, leaf_input } = read;
     if !checkpoint.origin.strip_suffix(workspace.as_str()).is_some_and(|log_name| log_name.ends_with('/')) {
         return Err(other_workspace(seq, &workspace, checkpoint));
     }
@@ -316,7 +308,7 @@ fn check_line(number: usize, line: &str, checkpoint: &Checkpoint) -> Result<Opti
         ));
     }
     let changed = |message: String| finding(Some(seq), Problem::Changed, message);
-    let recomputed = object_leaf_input(document, &members.commitments)
+    let recomputed = leaf_input
         .map(|input| logbook_tlog::leaf_hash(&input))
         .map_err(|error| changed(format!("seq {seq}: {error}")))?;
     let proven = members.proof.as_ref().map(|proof| {
@@ -334,6 +326,44 @@ fn check_line(number: usize, line: &str, checkpoint: &Checkpoint) -> Result<Opti
         })
     });
     Ok(Some(CheckedLine { seq, workspace, recomputed, logged: members.logged, proven }))
+}
+
+/// What a line says, read, before it is checked against the checkpoint.
+struct ReadLine {
+    seq: u64,
+    workspace: String,
+    members: ExportMembers,
+    /// The canonical form of its event, or why it has none.
+    leaf_input: Result<Vec<u8>, IntegrityError>,
+}
+
+/// Reads a line as a JSON object, not as an [`ExportLine`]: the leaf is
+/// recomputed from the members the line holds, so a member added to a line is
+/// caught as a change, and no typed event is built and written out again. The
+/// object is a [`Document`], whose strings are slices of the line.
+fn read_line_document(number: usize, line: &str) -> Result<ReadLine, Finding> {
+    let not_a_line =
+        |detail: &str| finding(None, Problem::Changed, format!("line {} is not an export line: {detail}", number + 1));
+    let mut document = Document::parse(line).map_err(|error| not_a_line(&error.to_string()))?;
+    let root = document.root();
+    if !matches!(document.node(root), Node::Object { .. }) {
+        return Err(not_a_line("it is not a JSON object"));
+    }
+    let seq = document
+        .member(root, "seq")
+        .and_then(|seq| document.as_u64(seq))
+        .ok_or_else(|| not_a_line("its seq is not a whole number"))?;
+    let (members, commitments) = ExportMembers::take_from(&mut document)
+        .map_err(|detail| finding(Some(seq), Problem::Changed, format!("line {} (seq {seq}): {detail}", number + 1)))?;
+    let workspace = match document.member(root, "workspace").and_then(|workspace| document.as_str(workspace)) {
+        Some(workspace) => workspace.to_string(),
+        None => return Err(not_a_line("its workspace is not a string")),
+    };
+    if document.member(root, "id").and_then(|id| document.as_str(id)).is_none() {
+        return Err(not_a_line("its id is not a string"));
+    }
+    let leaf_input = object_leaf_input(document, &commitments);
+    Ok(ReadLine { seq, workspace, members, leaf_input })
 }
 
 fn other_workspace(seq: u64, workspace: &str, checkpoint: &Checkpoint) -> Finding {

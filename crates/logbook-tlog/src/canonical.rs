@@ -118,8 +118,12 @@ impl<'d> CanonicalWriter<'d> {
 /// first byte that differs: UTF-16 writes U+10000 and up (lead bytes from 0xF0)
 /// as surrogates from U+D800, so they come before U+E000 to U+FFFF (lead bytes
 /// 0xEE and 0xEF).
-fn member_name_order(a: &str, b: &str) -> std::cmp::Ordering {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+pub(crate) fn member_name_order(a: &str, b: &str) -> std::cmp::Ordering {
+    member_name_bytes_order(a.as_bytes(), b.as_bytes())
+}
+
+/// [`member_name_order`] of names given as their UTF-8 bytes.
+pub(crate) fn member_name_bytes_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
     match a.iter().zip(b).position(|(x, y)| x != y) {
         None => a.len().cmp(&b.len()),
         Some(at) => match (a[at], b[at]) {

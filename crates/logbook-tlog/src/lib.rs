@@ -13,8 +13,11 @@
 //! - [`tlog_proof`]: the C2SP tlog-proof text form.
 //! - [`canonical`]: RFC 8785 JSON canonicalization, of a [`json::Document`] that
 //!   borrows its strings from the text it was read from.
+//! - [`canonical_text`]: text already in canonical form, split into its members
+//!   without a [`json::Document`], so that `logbook verify` can copy it.
 
 pub mod canonical;
+pub mod canonical_text;
 pub mod checkpoint;
 pub mod hash;
 pub mod json;
