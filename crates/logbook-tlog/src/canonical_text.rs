@@ -17,6 +17,7 @@
 use std::cmp::Ordering;
 
 use crate::canonical::{member_name_bytes_order, member_name_order};
+use crate::json::plain_prefix;
 
 /// One member of an object as written: its name, which holds no escape, and the
 /// text of its value, which is its own canonical form.
@@ -28,8 +29,9 @@ pub struct RawMember<'t> {
     pub value: &'t str,
 }
 
-/// How deeply values may nest below the object split. `Document` allows 127;
-/// deeper text is left to it, so that both refuse the same texts.
+/// How deeply arrays and objects may nest, counted as `Document` counts them
+/// (an object split is the first level). `Document` allows 127; deeper text is
+/// left to it, so that only it decides what is too deep.
 const MAX_DEPTH: usize = 64;
 
 /// The most digits of an integer copied as written: 15 digits are below 2^53,
@@ -104,7 +106,7 @@ pub fn write_object(members: &mut [RawMember<'_>], out: &mut Vec<u8>) -> bool {
 /// `None` for any other value.
 pub fn plain_string(value: &str) -> Option<&str> {
     let text = value.strip_prefix('"')?.strip_suffix('"')?;
-    (plain_run(text.as_bytes()) == text.len()).then_some(text)
+    (plain_prefix(text.as_bytes()) == text.len()).then_some(text)
 }
 
 /// The number that a value of at most 15 digits and no sign stands for:
@@ -208,7 +210,7 @@ impl CanonicalReader<'_> {
             return None;
         }
         let start = self.at + 1;
-        self.at = start + plain_run(&self.bytes[start..]);
+        self.at = start + plain_prefix(&self.bytes[start..]);
         let end = self.at;
         (self.bytes.get(end) == Some(&b'"') && self.bytes.get(end + 1) == Some(&b':')).then(|| {
             self.at = end + 2;
@@ -221,7 +223,7 @@ impl CanonicalReader<'_> {
     fn string(&mut self) -> bool {
         self.at += 1;
         loop {
-            self.at += plain_run(&self.bytes[self.at..]);
+            self.at += plain_prefix(&self.bytes[self.at..]);
             match self.next_byte() {
                 Some(b'"') => return true,
                 Some(b'\\') => {
@@ -267,32 +269,6 @@ impl CanonicalReader<'_> {
         let fraction_or_exponent = matches!(self.bytes.get(self.at), Some(b'.' | b'e' | b'E'));
         (1..=MAX_INTEGER_DIGITS).contains(&digits) && !leading_zero && !negative_zero && !fraction_or_exponent
     }
-}
-
-/// How many bytes from the start of `bytes` need no escape in a JSON string:
-/// no quote, no backslash, no control character. Eight bytes are looked at at
-/// a time, which is most of a line.
-fn plain_run(bytes: &[u8]) -> usize {
-    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
-    // The high bit of the first zero byte of a word (in memory order) is set,
-    // and no bit below it: the borrow of the subtraction only blurs the bytes
-    // after a zero one.
-    let zero_bytes = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
-    let mut at = 0;
-    while let Some(chunk) = bytes.get(at..at + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
-        let quote = zero_bytes(word ^ (ONES * u64::from(b'"')));
-        let backslash = zero_bytes(word ^ (ONES * u64::from(b'\\')));
-        // A byte below 0x20 is one whose top three bits are zero.
-        let control = zero_bytes(word & (ONES * 0xe0));
-        let found = quote | backslash | control;
-        if found != 0 {
-            return at + found.trailing_zeros() as usize / 8;
-        }
-        at += 8;
-    }
-    at + bytes[at..].iter().take_while(|&&byte| byte != b'"' && byte != b'\\' && byte >= 0x20).count()
 }
 
 #[cfg(test)]
@@ -381,18 +357,6 @@ mod tests {
         assert_eq!(small_whole_number("0"), Some(0));
         for other in ["-1", "", "1.0", "1000000000000000", r#""7""#] {
             assert_eq!(small_whole_number(other), None, "{other:?}");
-        }
-    }
-
-    #[test]
-    fn runs_end_at_the_first_byte_that_needs_an_escape() {
-        for length in 0..40 {
-            for stop in ["\"", "\\", "\n", "\u{1f}"] {
-                let text = format!("{}{stop}{}", "é".repeat(length / 2) + &"a".repeat(length % 2), "\"x\\y\n");
-                let expected = text.find(stop).unwrap();
-                assert_eq!(plain_run(text.as_bytes()), expected, "{text:?}");
-            }
-            assert_eq!(plain_run("a\u{7f}é".repeat(length).as_bytes()), 4 * length);
         }
     }
 

@@ -430,7 +430,7 @@ fn settle<T>(settled: &mut Vec<T>, pending: &mut Vec<T>, base: usize) -> (u32, u
 /// How many bytes `bytes` starts with that are neither a quote, a backslash nor
 /// a control character: the part of a string that needs no look, found eight
 /// bytes at a time.
-fn plain_prefix(bytes: &[u8]) -> usize {
+pub(crate) fn plain_prefix(bytes: &[u8]) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let has_zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;

@@ -13,17 +13,17 @@
 //! [`read_verbatim_line`] answers only for a line it is sure of, and `None` for
 //! anything unusual, including every line that is wrong: such a line is read
 //! the general way, which finds the same leaf for a line both can read (the
-//! tests check it on every kind of line) and says what is wrong with the others.
-
-use std::sync::LazyLock;
+//! tests check it on lines of many kinds and on randomly changed ones) and
+//! says what is wrong with the others.
 
 use logbook_tlog::canonical_text::{RawMember, plain_string, small_whole_number, split_object, write_object};
 
 use super::ExportMembers;
-use crate::integrity::{CANONICAL_VERSION, COMMITMENT_PREFIX, PERSONAL_FIELDS, check_committed_value, decode_hash};
+use crate::integrity::{COMMITMENT_PREFIX, PERSONAL_FIELDS, check_committed_value, decode_hash};
 
-/// The text of [`CANONICAL_VERSION`], written into every leaf as `"v"`.
-static VERSION: LazyLock<String> = LazyLock::new(|| CANONICAL_VERSION.to_string());
+/// The text of [`CANONICAL_VERSION`](crate::integrity::CANONICAL_VERSION), written into every leaf as `"v"` (a test
+/// holds them equal).
+const VERSION: &str = "1";
 
 /// What a line says, read from its text.
 pub(super) struct VerbatimLine<'t> {
@@ -78,7 +78,7 @@ pub(super) fn read_verbatim_line(line: &str) -> Option<VerbatimLine<'_>> {
     // The personal values, checked, and the objects that held them written
     // again with commitments in their place.
     let mut committed_objects = Vec::new();
-    for parent in ["actor", "context"] {
+    for parent in personal_parents() {
         if let Some(text) = committed_object(parent, value_of(parent), &commitments)? {
             committed_objects.push((parent, text));
         }
@@ -90,10 +90,19 @@ pub(super) fn read_verbatim_line(line: &str) -> Option<VerbatimLine<'_>> {
             None => member,
         })
         .collect();
-    canonical.push(RawMember { name: "v", value: &VERSION });
+    canonical.push(RawMember { name: "v", value: VERSION });
     let mut leaf_input = Vec::with_capacity(line.len());
     write_object(&mut canonical, &mut leaf_input).then_some(())?;
     Some(VerbatimLine { seq, workspace, members, leaf_input })
+}
+
+/// The objects that hold personal fields (`actor`, `context`), each once.
+fn personal_parents() -> impl Iterator<Item = &'static str> {
+    let parent = |field: &'static str| field.split_once('.').expect("personal fields are dotted").0;
+    PERSONAL_FIELDS.iter().enumerate().filter_map(move |(at, &field)| {
+        let named_before = PERSONAL_FIELDS[..at].iter().any(|&before| parent(before) == parent(field));
+        (!named_before).then_some(parent(field))
+    })
 }
 
 /// One entry of a line's `commitments`, as written.
@@ -263,6 +272,12 @@ mod tests {
         check(&exported_line(minimal, &[]), true);
         // A proof of null is no proof.
         check(&exported_line(full_body(), &[]).replace(",\"tree_size\"", ",\"proof\":null,\"tree_size\""), true);
+    }
+
+    #[test]
+    fn the_version_and_the_parents_of_personal_fields_are_the_integrity_module_s() {
+        assert_eq!(VERSION, crate::integrity::CANONICAL_VERSION.to_string());
+        assert_eq!(personal_parents().collect::<Vec<_>>(), ["actor", "context"]);
     }
 
     #[test]
