@@ -38,6 +38,17 @@ const MAX_DEPTH: usize = 64;
 /// as in the canonical writer.
 const MAX_INTEGER_DIGITS: usize = 15;
 
+/// A member found by [`split_object_levels`], with the member whose value is
+/// the object it belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NestedMember<'t> {
+    /// The member's name and value.
+    pub member: RawMember<'t>,
+    /// The position, in the same list, of the member whose value holds this
+    /// one; `None` for a member of the object split.
+    pub parent: Option<usize>,
+}
+
 /// Splits the text of a JSON object into its members, appended to `members`,
 /// when the text is written as RFC 8785 writes values: no whitespace, member
 /// names without escapes, and every member's value its own canonical form
@@ -48,35 +59,28 @@ const MAX_INTEGER_DIGITS: usize = 15;
 ///
 /// Answers `false`, with `members` in any state, for any other text.
 pub fn split_object<'t>(text: &'t str, members: &mut Vec<RawMember<'t>>) -> bool {
-    let mut reader = CanonicalReader { bytes: text.as_bytes(), at: 0 };
-    if reader.bytes.first() != Some(&b'{') {
-        return false;
-    }
-    reader.at = 1;
-    if reader.bytes.get(1) == Some(&b'}') {
-        return reader.bytes.len() == 2;
-    }
-    loop {
-        let Some(name) = reader.plain_name() else { return false };
-        let start = reader.at;
-        if !reader.value(1) {
-            return false;
-        }
-        // The reader only moves past whole ASCII tokens, so these are character boundaries.
-        members.push(RawMember { name: &text[name.0..name.1], value: &text[start..reader.at] });
-        match reader.next_byte() {
-            Some(b',') => continue,
-            Some(b'}') => return reader.at == reader.bytes.len(),
-            _ => return false,
-        }
-    }
+    let mut nested = Vec::with_capacity(members.capacity());
+    let split = split_object_levels(text, &mut nested, 1);
+    members.extend(nested.iter().map(|nested| nested.member));
+    split
+}
+
+/// [`split_object`], and the members of objects that are members' values
+/// (not array items) too, down to `levels` levels (1: the object's own
+/// members only), each with its parent: read in one pass, so a caller that
+/// needs the members of a few nested objects reads the text once.
+pub fn split_object_levels<'t>(text: &'t str, members: &mut Vec<NestedMember<'t>>, levels: usize) -> bool {
+    let mut reader = CanonicalReader { text, bytes: text.as_bytes(), at: 0 };
+    reader.bytes.first() == Some(&b'{')
+        && reader.object(1, Some(Record { members, parent: None, levels }), false)
+        && reader.at == reader.bytes.len()
 }
 
 /// Whether `text` is one JSON value written exactly in its RFC 8785 canonical
 /// form, as [`split_object`] checks each member's value.
 pub fn is_canonical_value(text: &str) -> bool {
-    let mut reader = CanonicalReader { bytes: text.as_bytes(), at: 0 };
-    reader.value(0) && reader.at == reader.bytes.len()
+    let mut reader = CanonicalReader { text, bytes: text.as_bytes(), at: 0 };
+    reader.value(0, None) && reader.at == reader.bytes.len()
 }
 
 /// Writes an object of members, each with a name that holds no quote, backslash
@@ -118,22 +122,33 @@ pub fn small_whole_number(value: &str) -> Option<u64> {
 
 /// A cursor over text that is read only as far as it is canonical.
 struct CanonicalReader<'t> {
+    text: &'t str,
     bytes: &'t [u8],
     at: usize,
 }
 
-impl CanonicalReader<'_> {
+/// Where the members of an object being read are written down.
+struct Record<'r, 't> {
+    members: &'r mut Vec<NestedMember<'t>>,
+    /// The member whose value the object is.
+    parent: Option<usize>,
+    /// How many levels from this object down are written down (at least 1).
+    levels: usize,
+}
+
+impl<'t> CanonicalReader<'t> {
     fn next_byte(&mut self) -> Option<u8> {
         let byte = *self.bytes.get(self.at)?;
         self.at += 1;
         Some(byte)
     }
 
-    /// Reads one value in canonical form, moving past it.
-    fn value(&mut self, depth: usize) -> bool {
+    /// Reads one value in canonical form, moving past it; an object's members
+    /// are written down in `record`.
+    fn value(&mut self, depth: usize, record: Option<Record<'_, 't>>) -> bool {
         match self.bytes.get(self.at) {
             Some(b'"') => self.string(),
-            Some(b'{') => self.object(depth + 1),
+            Some(b'{') => self.object(depth + 1, record, true),
             Some(b'[') => self.array(depth + 1),
             Some(b'-' | b'0'..=b'9') => self.integer(),
             Some(b't') => self.literal(b"true"),
@@ -151,8 +166,9 @@ impl CanonicalReader<'_> {
         found
     }
 
-    /// An object whose members are named once each, in canonical order.
-    fn object(&mut self, depth: usize) -> bool {
+    /// An object whose members are named once each, in canonical order (or,
+    /// unless `ordered`, in any order and perhaps more than once).
+    fn object(&mut self, depth: usize, mut record: Option<Record<'_, 't>>, ordered: bool) -> bool {
         if depth > MAX_DEPTH {
             return false;
         }
@@ -164,15 +180,32 @@ impl CanonicalReader<'_> {
         let mut previous: Option<(usize, usize)> = None;
         loop {
             let Some(name) = self.plain_name() else { return false };
-            if let Some(previous) = previous {
+            if let Some(previous) = previous.filter(|_| ordered) {
                 let (before, this) = (&self.bytes[previous.0..previous.1], &self.bytes[name.0..name.1]);
                 if member_name_bytes_order(before, this) != Ordering::Less {
                     return false;
                 }
             }
             previous = Some(name);
-            if !self.value(depth) {
+            let start = self.at;
+            // The reader only moves past whole ASCII tokens, so the name and
+            // the value are whole characters of the text.
+            let slot = record.as_mut().map(|record| {
+                let member = RawMember { name: &self.text[name.0..name.1], value: "" };
+                record.members.push(NestedMember { member, parent: record.parent });
+                record.members.len() - 1
+            });
+            let inner = match (&mut record, slot) {
+                (Some(record), Some(slot)) if record.levels > 1 => {
+                    Some(Record { members: &mut *record.members, parent: Some(slot), levels: record.levels - 1 })
+                }
+                _ => None,
+            };
+            if !self.value(depth, inner) {
                 return false;
+            }
+            if let (Some(record), Some(slot)) = (&mut record, slot) {
+                record.members[slot].member.value = &self.text[start..self.at];
             }
             match self.next_byte() {
                 Some(b',') => continue,
@@ -192,7 +225,7 @@ impl CanonicalReader<'_> {
             return true;
         }
         loop {
-            if !self.value(depth) {
+            if !self.value(depth, None) {
                 return false;
             }
             match self.next_byte() {
@@ -358,6 +391,30 @@ mod tests {
         for other in ["-1", "", "1.0", "1000000000000000", r#""7""#] {
             assert_eq!(small_whole_number(other), None, "{other:?}");
         }
+    }
+
+    #[test]
+    fn nested_objects_split_in_the_same_pass() {
+        let text = r#"{"seq":3,"actor":{"id":"U-1","x":{"y":[{"z":1}]}},"related":[{"id":"R"}],"seq":4}"#;
+        let mut members = Vec::new();
+        assert!(split_object_levels(text, &mut members, 3));
+        let found: Vec<_> =
+            members.iter().map(|nested| (nested.parent, nested.member.name, nested.member.value)).collect();
+        assert_eq!(
+            found,
+            [
+                (None, "seq", "3"),
+                (None, "actor", r#"{"id":"U-1","x":{"y":[{"z":1}]}}"#),
+                (Some(1), "id", r#""U-1""#),
+                (Some(1), "x", r#"{"y":[{"z":1}]}"#),
+                (Some(3), "y", r#"[{"z":1}]"#),
+                (None, "related", r#"[{"id":"R"}]"#),
+                (None, "seq", "4"),
+            ]
+        );
+        // Nested objects are checked as closely as anywhere else.
+        assert!(!split_object_levels(r#"{"actor":{"type":"user","id":"U-1"}}"#, &mut Vec::new(), 3));
+        assert!(!split_object_levels(r#"{"a":{"b":1,"b":2}}"#, &mut Vec::new(), 2));
     }
 
     #[test]

@@ -16,7 +16,9 @@
 //! tests check it on lines of many kinds and on randomly changed ones) and
 //! says what is wrong with the others.
 
-use logbook_tlog::canonical_text::{RawMember, plain_string, small_whole_number, split_object, write_object};
+use logbook_tlog::canonical_text::{
+    NestedMember, RawMember, plain_string, small_whole_number, split_object_levels, write_object,
+};
 
 use super::ExportMembers;
 use crate::integrity::{COMMITMENT_PREFIX, PERSONAL_FIELDS, check_committed_value, decode_hash};
@@ -37,13 +39,16 @@ pub(super) struct VerbatimLine<'t> {
 /// Reads an export line whose event members are each in canonical form; `None`
 /// for any other line, and for any line with something wrong in it.
 pub(super) fn read_verbatim_line(line: &str) -> Option<VerbatimLine<'_>> {
-    let mut members = Vec::with_capacity(24);
-    if !split_object(line, &mut members) {
+    // Read once, down to the members of each commitment's entry
+    // (`commitments` → `actor.name` → `salt`).
+    let mut members = Vec::with_capacity(64);
+    if !split_object_levels(line, &mut members, 3) {
         return None;
     }
     let (mut leaf_hash, mut commitments, mut tree_size, mut proof) = (None, None, None, None);
-    let mut event = Vec::with_capacity(members.len());
-    for member in members {
+    let mut event = Vec::with_capacity(24);
+    for (at, nested) in members.iter().enumerate().filter(|(_, nested)| nested.parent.is_none()) {
+        let member = nested.member;
         let slot = match member.name {
             "leaf_hash" => &mut leaf_hash,
             "commitments" => &mut commitments,
@@ -52,25 +57,27 @@ pub(super) fn read_verbatim_line(line: &str) -> Option<VerbatimLine<'_>> {
             // An event has no `"v"` of its own; the general reading says so.
             "v" => return None,
             _ => {
-                event.push(member);
+                event.push((at, member));
                 continue;
             }
         };
-        if slot.replace(member.value).is_some() {
+        if slot.replace((at, member.value)).is_some() {
             return None;
         }
     }
     // A proof is read the general way; a null one is no proof.
-    if proof.is_some_and(|proof| proof != "null") {
+    if proof.is_some_and(|(_, proof)| proof != "null") {
         return None;
     }
-    let commitments = read_commitments(commitments?)?;
-    let members = ExportMembers {
-        logged: decode_hash(plain_string(leaf_hash?)?),
-        tree_size: small_whole_number(tree_size?)?,
+    let commitments = read_commitments(&members, commitments?)?;
+    let export_members = ExportMembers {
+        logged: decode_hash(plain_string(leaf_hash?.1)?),
+        tree_size: small_whole_number(tree_size?.1)?,
         proof: None,
     };
-    let value_of = |name: &str| event.iter().find(|member| member.name == name).map(|member| member.value);
+    let find =
+        |name: &str| event.iter().find(|(_, member)| member.name == name).map(|&(at, member)| (at, member.value));
+    let value_of = |name: &str| find(name).map(|(_, value)| value);
     let seq = small_whole_number(value_of("seq")?)?;
     let workspace = plain_string(value_of("workspace")?)?;
     value_of("id")?.starts_with('"').then_some(())?;
@@ -79,13 +86,13 @@ pub(super) fn read_verbatim_line(line: &str) -> Option<VerbatimLine<'_>> {
     // again with commitments in their place.
     let mut committed_objects = Vec::new();
     for parent in personal_parents() {
-        if let Some(text) = committed_object(parent, value_of(parent), &commitments)? {
+        if let Some(text) = committed_object(&members, parent, find(parent), &commitments)? {
             committed_objects.push((parent, text));
         }
     }
     let mut canonical: Vec<RawMember<'_>> = event
         .iter()
-        .map(|&member| match committed_objects.iter().find(|(parent, _)| *parent == member.name) {
+        .map(|&(_, member)| match committed_objects.iter().find(|(parent, _)| *parent == member.name) {
             Some((_, text)) => RawMember { name: member.name, value: text },
             None => member,
         })
@@ -93,7 +100,7 @@ pub(super) fn read_verbatim_line(line: &str) -> Option<VerbatimLine<'_>> {
     canonical.push(RawMember { name: "v", value: VERSION });
     let mut leaf_input = Vec::with_capacity(line.len());
     write_object(&mut canonical, &mut leaf_input).then_some(())?;
-    Some(VerbatimLine { seq, workspace, members, leaf_input })
+    Some(VerbatimLine { seq, workspace, members: export_members, leaf_input })
 }
 
 /// The objects that hold personal fields (`actor`, `context`), each once.
@@ -113,16 +120,27 @@ struct LineCommitment<'t> {
     salt: Option<&'t str>,
 }
 
-/// Reads the export's `commitments`, each entry with a plain string
-/// `commitment` and a plain string `salt` (or none, or null, once erased).
-fn read_commitments(text: &str) -> Option<Vec<LineCommitment<'_>>> {
-    let (mut fields, mut entry) = (Vec::with_capacity(4), Vec::with_capacity(2));
-    split_object(text, &mut fields).then_some(())?;
-    let mut commitments = Vec::with_capacity(fields.len());
-    for field in fields {
-        entry.clear();
-        split_object(field.value, &mut entry).then_some(())?;
-        let value_of = |name: &str| entry.iter().find(|member| member.name == name).map(|member| member.value);
+/// The members of the object that is the value of member `parent`, with their
+/// positions.
+fn children<'m, 't>(
+    members: &'m [NestedMember<'t>],
+    parent: usize,
+) -> impl Iterator<Item = (usize, RawMember<'t>)> + 'm {
+    let found = members.iter().enumerate().skip(parent + 1).filter(move |(_, nested)| nested.parent == Some(parent));
+    found.map(|(at, nested)| (at, nested.member))
+}
+
+/// Reads the export's `commitments` (member `at` of the line), each entry with
+/// a plain string `commitment` and a plain string `salt` (or none, or null,
+/// once erased).
+fn read_commitments<'t>(members: &[NestedMember<'t>], (at, text): (usize, &str)) -> Option<Vec<LineCommitment<'t>>> {
+    text.starts_with('{').then_some(())?;
+    let mut commitments = Vec::with_capacity(4);
+    for (field_at, field) in children(members, at) {
+        field.value.starts_with('{').then_some(())?;
+        let value_of = |name: &str| {
+            children(members, field_at).find(|(_, member)| member.name == name).map(|(_, member)| member.value)
+        };
         let commitment = plain_string(value_of("commitment")?)?;
         let salt = match value_of("salt") {
             None | Some("null") => None,
@@ -137,15 +155,21 @@ fn read_commitments(text: &str) -> Option<Vec<LineCommitment<'_>>> {
 /// replaced by its commitment, once the value is checked against it:
 /// `Some(None)` when `parent` has no personal value and no commitment, `None`
 /// when a value does not check or a commitment has no place to go.
-fn committed_object(parent: &str, text: Option<&str>, commitments: &[LineCommitment<'_>]) -> Option<Option<String>> {
+fn committed_object(
+    line: &[NestedMember<'_>],
+    parent: &str,
+    found: Option<(usize, &str)>,
+    commitments: &[LineCommitment<'_>],
+) -> Option<Option<String>> {
     let fields =
         PERSONAL_FIELDS.iter().filter_map(|field| Some((*field, field.strip_prefix(parent)?.strip_prefix('.')?)));
     let mut replaced = Vec::new();
-    let mut members = Vec::with_capacity(8);
-    let is_object = match text {
-        Some(text) if text.starts_with('{') => split_object(text, &mut members).then_some(true)?,
-        _ => false,
-    };
+    let (mut members, mut is_object) = (Vec::with_capacity(8), false);
+    if let Some((at, _)) = found.filter(|(_, text)| text.starts_with('{')) {
+        members.extend(children(line, at).map(|(_, member)| member));
+        is_object = true;
+    }
+    let text = found.map(|(_, text)| text);
     for (field, key) in fields {
         let value = members.iter().find(|member| member.name == key).map(|member| member.value);
         match (commitments.iter().find(|entry| entry.field == field), value) {
