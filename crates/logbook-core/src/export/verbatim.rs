@@ -121,13 +121,16 @@ struct LineCommitment<'t> {
 }
 
 /// The members of the object that is the value of member `parent`, with their
-/// positions.
+/// positions. Members are written down in the order of the text, so those
+/// below `parent` follow it and end at the first member whose parent comes
+/// before it: looking no further keeps a line of many entries linear to read.
 fn children<'m, 't>(
     members: &'m [NestedMember<'t>],
     parent: usize,
 ) -> impl Iterator<Item = (usize, RawMember<'t>)> + 'm {
-    let found = members.iter().enumerate().skip(parent + 1).filter(move |(_, nested)| nested.parent == Some(parent));
-    found.map(|(at, nested)| (at, nested.member))
+    let below = members.iter().enumerate().skip(parent + 1);
+    let below = below.take_while(move |(_, nested)| nested.parent.is_some_and(|above| above >= parent));
+    below.filter(move |(_, nested)| nested.parent == Some(parent)).map(|(at, nested)| (at, nested.member))
 }
 
 /// Reads the export's `commitments` (member `at` of the line), each entry with
@@ -335,6 +338,26 @@ mod tests {
         }
         check("[]", false);
         check("{}", false);
+    }
+
+    #[test]
+    fn members_below_an_object_end_where_its_text_ends() {
+        let line = r#"{"a":{"b":{"c":1},"d":2},"e":{"f":3},"g":{"h":{"i":4}}}"#;
+        let mut members = Vec::new();
+        assert!(split_object_levels(line, &mut members, 3));
+        let names = |parent| children(&members, parent).map(|(_, member)| member.name).collect::<Vec<_>>();
+        assert_eq!(
+            (names(0), names(1), names(4), names(6), names(7)),
+            (vec!["b", "d"], vec!["c"], vec!["f"], vec!["h"], vec!["i"])
+        );
+        // A line of many erased entries (no salt to find) is read, and alike.
+        let many: Vec<_> = (0..5_000).map(|at| format!("\"a{at:05}\":{{\"commitment\":\"c\"}}")).collect();
+        let line = exported_line(full_body(), &[]).replacen(
+            "\"commitments\":{",
+            &format!("\"commitments\":{{{},", many.join(",")),
+            1,
+        );
+        check(&line, true);
     }
 
     #[test]
