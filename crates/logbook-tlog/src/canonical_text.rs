@@ -5,7 +5,7 @@
 //! writes an event's nested objects with their members in canonical order, so
 //! below a line's top level the text usually *is* the canonical form, and the
 //! leaf can be assembled from slices of the line: its top-level members put in
-//! order, with `"v"` and the commitments put in. [`split_object`] checks that
+//! order, with `"v"` and the commitments put in. [`split_object_levels`] checks that
 //! this holds and says where the members are. It answers `false` for any text it
 //! is not sure of (whitespace, a float, an escape RFC 8785 would write
 //! differently, members out of order, deep nesting), which may well be JSON with
@@ -57,18 +57,12 @@ pub struct NestedMember<'t> {
 /// written; no fractions or exponents). The object's own members may come in
 /// any order and may repeat: the caller orders them.
 ///
+/// The members of objects that are members' values (not array items) are
+/// appended too, down to `levels` levels (1: the object's own members only),
+/// each with its parent: read in one pass, so a caller that needs the members
+/// of a few nested objects reads the text once.
+///
 /// Answers `false`, with `members` in any state, for any other text.
-pub fn split_object<'t>(text: &'t str, members: &mut Vec<RawMember<'t>>) -> bool {
-    let mut nested = Vec::with_capacity(members.capacity());
-    let split = split_object_levels(text, &mut nested, 1);
-    members.extend(nested.iter().map(|nested| nested.member));
-    split
-}
-
-/// [`split_object`], and the members of objects that are members' values
-/// (not array items) too, down to `levels` levels (1: the object's own
-/// members only), each with its parent: read in one pass, so a caller that
-/// needs the members of a few nested objects reads the text once.
 pub fn split_object_levels<'t>(text: &'t str, members: &mut Vec<NestedMember<'t>>, levels: usize) -> bool {
     let mut reader = CanonicalReader { text, bytes: text.as_bytes(), at: 0 };
     reader.bytes.first() == Some(&b'{')
@@ -77,7 +71,7 @@ pub fn split_object_levels<'t>(text: &'t str, members: &mut Vec<NestedMember<'t>
 }
 
 /// Whether `text` is one JSON value written exactly in its RFC 8785 canonical
-/// form, as [`split_object`] checks each member's value.
+/// form, as [`split_object_levels`] checks each member's value.
 pub fn is_canonical_value(text: &str) -> bool {
     let mut reader = CanonicalReader { text, bytes: text.as_bytes(), at: 0 };
     reader.value(0, None) && reader.at == reader.bytes.len()
@@ -420,14 +414,15 @@ mod tests {
     #[test]
     fn objects_split_into_members_in_any_order() {
         let mut members = Vec::new();
-        assert!(split_object(r#"{"seq":3,"actor":{"id":"U-1","type":"user"},"seq":4}"#, &mut members));
-        let pairs: Vec<_> = members.iter().map(|member| (member.name, member.value)).collect();
-        assert_eq!(pairs, [("seq", "3"), ("actor", r#"{"id":"U-1","type":"user"}"#), ("seq", "4")]);
+        assert!(split_object_levels(r#"{"seq":3,"actor":{"id":"U-1","type":"user"},"seq":4}"#, &mut members, 1));
+        let pairs: Vec<_> =
+            members.iter().map(|nested| (nested.parent, nested.member.name, nested.member.value)).collect();
+        assert_eq!(pairs, [(None, "seq", "3"), (None, "actor", r#"{"id":"U-1","type":"user"}"#), (None, "seq", "4")]);
         members.clear();
-        assert!(split_object("{}", &mut members));
+        assert!(split_object_levels("{}", &mut members, 1));
         assert!(members.is_empty());
         for refused in [r#"{"actor":{"type":"user","id":"U-1"}}"#, r#"{"a":1} "#, "[]", r#"{"a":1.0}"#, ""] {
-            assert!(!split_object(refused, &mut Vec::new()), "{refused:?}");
+            assert!(!split_object_levels(refused, &mut Vec::new(), 1), "{refused:?}");
         }
     }
 }
