@@ -1,7 +1,8 @@
 //! What only the embedded backend has: each workspace's events sit together in
 //! the events table, in `seq` order, whatever order they arrived in, so that one
-//! workspace's export or feed page reads neighbouring rows. (Everything else is
-//! in the conformance suite, which runs on both backends.)
+//! workspace's export or feed page reads neighbouring rows; and the tree nodes
+//! an append completes sit together. (Everything else is in the conformance
+//! suite, which runs on both backends.)
 
 use logbook_core::integrity::Commitments;
 use logbook_core::validate::{Limits, validate_event};
@@ -51,6 +52,17 @@ async fn each_workspace_s_events_sit_together_in_seq_order() {
     let expected: Vec<(String, i64)> =
         ["beta", "alpha"].iter().flat_map(|workspace| (0..6).map(move |seq| (workspace.to_string(), seq))).collect();
     assert_eq!(stored, expected);
+
+    // The tree nodes an append completes sit together, in the order the
+    // appends completed them: each is keyed by the last leaf it covers.
+    let nodes: Vec<(i64, i64)> = connection
+        .prepare("SELECT last_leaf, level FROM tree_nodes WHERE workspace = 'alpha'")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(nodes, [(0, 0), (1, 0), (1, 1), (2, 0), (3, 0), (3, 1), (3, 2), (4, 0), (5, 0), (5, 1)]);
 
     // Rowids must fit in 63 bits: past the last workspace number, creating one is
     // refused, and nothing is created.

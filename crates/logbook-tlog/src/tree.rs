@@ -56,6 +56,19 @@ impl NodeId {
     pub const fn sibling(self) -> Self {
         Self { level: self.level, index: self.index ^ 1 }
     }
+
+    /// Returns the last leaf this node covers: the leaf whose append completes
+    /// it. The nodes one append completes share it, so a store keyed by it
+    /// keeps them side by side, in the order they were completed. A node past
+    /// leaf 2^64 - 1, which no log reaches, answers `u64::MAX`.
+    pub fn last_leaf(self) -> u64 {
+        if self.level >= 64 {
+            return u64::MAX;
+        }
+        // At most 2^64 << 63, within 128 bits.
+        let end = (u128::from(self.index) + 1) << self.level;
+        u64::try_from(end - 1).unwrap_or(u64::MAX)
+    }
 }
 
 /// An error from the tree functions: a bad argument, or a failed node read.
@@ -379,6 +392,25 @@ mod tests {
 
     use super::*;
     use crate::hash::leaf_hash;
+
+    /// The nodes one append completes share their last leaf: appending leaf
+    /// 5 completes leaf 5 and node 1/2, which covers leaves 4 and 5.
+    #[test]
+    fn a_node_s_last_leaf_is_the_append_that_completes_it() {
+        let mut store = HashMap::new();
+        for leaf in 0..64u64 {
+            let nodes =
+                nodes_to_store_on_append(leaf, leaf_hash(&leaf.to_be_bytes()), |id| store.get(&id).copied().ok_or(id))
+                    .unwrap();
+            for (node, hash) in nodes {
+                assert_eq!(node.last_leaf(), leaf, "{node:?}");
+                store.insert(node, hash);
+            }
+        }
+        assert_eq!(NodeId::new(2, 1).last_leaf(), 7);
+        assert_eq!(NodeId::new(0, u64::MAX).last_leaf(), u64::MAX);
+        assert_eq!(NodeId::new(200, 3).last_leaf(), u64::MAX);
+    }
 
     fn build(n: u64) -> HashMap<NodeId, Hash> {
         let mut store = HashMap::new();

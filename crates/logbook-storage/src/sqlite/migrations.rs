@@ -5,7 +5,7 @@
 
 use logbook_core::EventBody;
 use logbook_core::search::search_text;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{backend, corrupt};
 use crate::model::StorageError;
@@ -20,7 +20,7 @@ struct Migration {
 }
 
 /// The migrations, in order.
-const MIGRATIONS: [Migration; 9] = [
+const MIGRATIONS: [Migration; 10] = [
     Migration { script: include_str!("migrations/0001_initial.sql"), fill: None },
     Migration { script: include_str!("migrations/0002_search_text.sql"), fill: Some(fill_search_text) },
     Migration { script: include_str!("migrations/0003_events_by_category.sql"), fill: None },
@@ -30,6 +30,10 @@ const MIGRATIONS: [Migration; 9] = [
     Migration { script: include_str!("migrations/0007_changes_by_value.sql"), fill: None },
     Migration { script: include_str!("migrations/0008_staged_appends.sql"), fill: None },
     Migration { script: include_str!("migrations/0009_staged_in_arrival_order.sql"), fill: None },
+    Migration {
+        script: include_str!("migrations/0010_tree_nodes_by_last_leaf.sql"),
+        fill: Some(fill_tree_nodes_by_last_leaf),
+    },
 ];
 
 /// The first schema version whose staged tables `staging::apply` reads
@@ -88,8 +92,67 @@ fn fill_search_text(connection: &Connection) -> Result<(), StorageError> {
     Ok(())
 }
 
+/// The highest tree level a workspace's log can reach: it holds at most 2^40
+/// events (`SEQS_PER_WORKSPACE`).
+const MAX_TREE_LEVEL: i64 = 40;
+
+/// Copies the tree nodes into migration 0010's table in its key order, then
+/// gives that table the name `tree_nodes`. A workspace at a time, its levels are
+/// read side by side in `idx` order, which is each level's `last_leaf` order, and
+/// merged: no sort, one row per level in memory, and each page of the new table
+/// written once. Only nodes a log can hold are copied (see the script).
+fn fill_tree_nodes_by_last_leaf(connection: &Connection) -> Result<(), StorageError> {
+    let mut next_workspace = connection
+        .prepare("SELECT workspace FROM tree_nodes WHERE workspace > ?1 ORDER BY workspace LIMIT 1")
+        .map_err(backend)?;
+    let mut insert = connection
+        .prepare("INSERT INTO tree_nodes_by_last_leaf (workspace, last_leaf, level, hash) VALUES (?1, ?2, ?3, ?4)")
+        .map_err(backend)?;
+    let mut workspace = String::new();
+    while let Some(next) =
+        next_workspace.query_row([&workspace], |row| row.get::<_, String>(0)).optional().map_err(backend)?
+    {
+        workspace = next;
+        let mut levels = (0..=MAX_TREE_LEVEL)
+            .map(|_| {
+                connection.prepare(
+                    "SELECT ((idx + 1) << level) - 1, hash FROM tree_nodes
+                     WHERE workspace = ?1 AND level = ?2 AND idx >= 0 AND idx < (1 << (40 - level)) ORDER BY idx",
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(backend)?;
+        let mut streams = Vec::with_capacity(levels.len());
+        for (level, statement) in levels.iter_mut().enumerate() {
+            streams.push(statement.query(params![workspace, level as i64]).map_err(backend)?);
+        }
+        let read = |rows: &mut rusqlite::Rows<'_>| -> Result<Option<(i64, Vec<u8>)>, StorageError> {
+            match rows.next().map_err(backend)? {
+                Some(row) => Ok(Some((row.get(0).map_err(backend)?, row.get(1).map_err(backend)?))),
+                None => Ok(None),
+            }
+        };
+        let mut heads = streams.iter_mut().map(read).collect::<Result<Vec<_>, _>>()?;
+        // The next node in key order: the least last leaf, and of those the
+        // lowest level (the leaf comes before the subtrees it closes).
+        while let Some(level) = (0..heads.len())
+            .filter(|&level| heads[level].is_some())
+            .min_by_key(|&level| heads[level].as_ref().map(|(last_leaf, _)| *last_leaf))
+        {
+            let (last_leaf, hash) = heads[level].take().expect("the chosen level has a node");
+            insert.execute(params![workspace, last_leaf, level as i64, hash]).map_err(backend)?;
+            heads[level] = read(&mut streams[level])?;
+        }
+    }
+    connection
+        .execute_batch("DROP TABLE tree_nodes; ALTER TABLE tree_nodes_by_last_leaf RENAME TO tree_nodes;")
+        .map_err(backend)
+}
+
 #[cfg(test)]
 mod tests {
+    use logbook_tlog::tree::NodeId;
+
     use super::*;
 
     /// A database made by the first schema gets its events' search text when
@@ -299,5 +362,49 @@ mod tests {
             )
             .unwrap();
         assert_eq!(left, 0);
+    }
+
+    /// Tree nodes stored by level and index are found at the same place after
+    /// they are keyed by their last leaf, and sit in the order appends
+    /// completed them; a row no log can hold is left behind.
+    #[test]
+    fn tree_nodes_are_keyed_by_their_last_leaf() {
+        let connection = database_at(9);
+        // The nodes of a log of five leaves, in the old key's order, and one row
+        // far past any log.
+        let nodes = [(0, 0), (0, 1), (0, 2), (0, 3), (0, 4), (1, 0), (1, 1), (2, 0)];
+        for (level, index) in nodes {
+            connection
+                .execute(
+                    "INSERT INTO tree_nodes (workspace, level, idx, hash) VALUES ('a', ?1, ?2, ?3)",
+                    params![level, index, format!("{level}/{index}").into_bytes()],
+                )
+                .unwrap();
+        }
+        connection
+            .execute("INSERT INTO tree_nodes (workspace, level, idx, hash) VALUES ('a', 41, 0, x'00')", [])
+            .unwrap();
+        connection
+            .execute("INSERT INTO tree_nodes (workspace, level, idx, hash) VALUES ('a', 30, 1048576, x'00')", [])
+            .unwrap();
+        migrate(&connection).unwrap();
+        let stored: Vec<(i64, i64, String)> =
+            rows(&connection, "SELECT last_leaf, level, CAST(hash AS TEXT) FROM tree_nodes", |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            });
+        let expected = [(0, 0, "0/0"), (1, 0, "0/1"), (1, 1, "1/0"), (2, 0, "0/2"), (3, 0, "0/3"), (3, 1, "1/1")];
+        let expected = expected.iter().chain(&[(3, 2, "2/0"), (4, 0, "0/4")]);
+        assert_eq!(stored, expected.map(|&(leaf, level, hash)| (leaf, level, hash.to_string())).collect::<Vec<_>>());
+        for (level, index) in nodes {
+            let node = NodeId::new(level, index);
+            let hash: Vec<u8> = connection
+                .query_row(
+                    "SELECT hash FROM tree_nodes WHERE workspace = 'a' AND last_leaf = ?1 AND level = ?2",
+                    params![super::super::last_leaf_key(node), level],
+                    |row| row.get(0),
+                )
+                .unwrap();
+            assert_eq!(hash, format!("{level}/{index}").into_bytes());
+        }
     }
 }

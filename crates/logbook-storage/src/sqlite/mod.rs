@@ -178,9 +178,9 @@ fn read_key(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyColumns> {
 
 fn read_node(connection: &Connection, workspace: &str, node: NodeId) -> Result<Hash, StorageError> {
     let hash: Vec<u8> = connection
-        .prepare_cached("SELECT hash FROM tree_nodes WHERE workspace = ?1 AND level = ?2 AND idx = ?3")
+        .prepare_cached("SELECT hash FROM tree_nodes WHERE workspace = ?1 AND last_leaf = ?2 AND level = ?3")
         .map_err(backend)?
-        .query_row(params![workspace, node.level, i64::try_from(node.index).unwrap_or(i64::MAX)], |row| row.get(0))
+        .query_row(params![workspace, last_leaf_key(node), node.level], |row| row.get(0))
         .optional()
         .map_err(backend)?
         .ok_or_else(|| {
@@ -189,6 +189,12 @@ fn read_node(connection: &Connection, workspace: &str, node: NodeId) -> Result<H
     hash.try_into().map_err(|_| {
         StorageError::Corrupt(format!("tree node {}/{} of {workspace} is not 32 bytes", node.level, node.index))
     })
+}
+
+/// The key a tree node is stored under beside its workspace (migration 0010):
+/// the last leaf it covers, so that the nodes one append completes sit together.
+fn last_leaf_key(node: NodeId) -> i64 {
+    i64::try_from(node.last_leaf()).unwrap_or(i64::MAX)
 }
 
 /// Refuses a tree size beyond the workspace's log.
@@ -377,12 +383,10 @@ fn write_plan(
             .map_err(backend)?;
     }
     let mut insert_node = connection
-        .prepare_cached("INSERT INTO tree_nodes (workspace, level, idx, hash) VALUES (?1, ?2, ?3, ?4)")
+        .prepare_cached("INSERT INTO tree_nodes (workspace, last_leaf, level, hash) VALUES (?1, ?2, ?3, ?4)")
         .map_err(backend)?;
     for (node, hash) in &plan.nodes {
-        insert_node
-            .execute(params![workspace, node.level, i64::try_from(node.index).unwrap_or(i64::MAX), hash.as_slice()])
-            .map_err(backend)?;
+        insert_node.execute(params![workspace, last_leaf_key(*node), node.level, hash.as_slice()]).map_err(backend)?;
     }
     let mut add_count = connection.prepare_cached(&destination.add_count_sql()).map_err(backend)?;
     for (group, events) in daily_counts::tally(&plan.events) {
@@ -729,7 +733,7 @@ impl Storage for SqliteStorage {
         self.readers
             .read(move |connection| {
                 let mut statement = connection
-                    .prepare_cached("SELECT idx, hash FROM tree_nodes WHERE workspace = ?1 AND level = 0 AND idx >= ?2 ORDER BY idx LIMIT ?3")
+                    .prepare_cached("SELECT last_leaf, hash FROM tree_nodes WHERE workspace = ?1 AND last_leaf >= ?2 AND level = 0 ORDER BY last_leaf LIMIT ?3")
                     .map_err(backend)?;
                 let rows = statement
                     .query_map(params![workspace, i64::try_from(from_seq).unwrap_or(i64::MAX), i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
