@@ -108,20 +108,21 @@ fn fill_tree_nodes_by_last_leaf(connection: &Connection) -> Result<(), StorageEr
     let mut insert = connection
         .prepare("INSERT INTO tree_nodes_by_last_leaf (workspace, last_leaf, level, hash) VALUES (?1, ?2, ?3, ?4)")
         .map_err(backend)?;
+    // One statement per level, each read alongside the others.
+    let mut levels = (0..=MAX_TREE_LEVEL)
+        .map(|_| {
+            connection.prepare(
+                "SELECT ((idx + 1) << level) - 1, hash FROM tree_nodes
+                 WHERE workspace = ?1 AND level = ?2 AND idx >= 0 AND idx < (1 << (40 - level)) ORDER BY idx",
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend)?;
     let mut workspace = String::new();
     while let Some(next) =
         next_workspace.query_row([&workspace], |row| row.get::<_, String>(0)).optional().map_err(backend)?
     {
         workspace = next;
-        let mut levels = (0..=MAX_TREE_LEVEL)
-            .map(|_| {
-                connection.prepare(
-                    "SELECT ((idx + 1) << level) - 1, hash FROM tree_nodes
-                     WHERE workspace = ?1 AND level = ?2 AND idx >= 0 AND idx < (1 << (40 - level)) ORDER BY idx",
-                )
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(backend)?;
         let mut streams = Vec::with_capacity(levels.len());
         for (level, statement) in levels.iter_mut().enumerate() {
             streams.push(statement.query(params![workspace, level as i64]).map_err(backend)?);
@@ -144,6 +145,7 @@ fn fill_tree_nodes_by_last_leaf(connection: &Connection) -> Result<(), StorageEr
             heads[level] = read(&mut streams[level])?;
         }
     }
+    drop(levels);
     connection
         .execute_batch("DROP TABLE tree_nodes; ALTER TABLE tree_nodes_by_last_leaf RENAME TO tree_nodes;")
         .map_err(backend)
@@ -406,5 +408,69 @@ mod tests {
                 .unwrap();
             assert_eq!(hash, format!("{level}/{index}").into_bytes());
         }
+    }
+
+    /// The copy writes the nodes in the new key's order, workspace by workspace,
+    /// so that no sort is needed and each page is written once; the nodes at the
+    /// edge of a log's largest size are kept, those past it are not.
+    #[test]
+    fn tree_nodes_are_copied_in_key_order() {
+        let connection = database_at(9);
+        let last = (1_i64 << 40) - 1;
+        let nodes = [
+            ("b", 0, 0),
+            ("b", 0, 1),
+            ("b", 1, 0),
+            ("a", 2, 0),
+            ("a", 0, 3),
+            ("a", 1, 1),
+            ("a", 0, 0),
+            ("a", 1, 0),
+            ("a", 0, 2),
+            ("a", 0, 1),
+            ("a", 0, last),
+            ("a", 40, 0),
+            ("a", 0, last + 1),
+            ("a", 40, 1),
+            ("a", 0, -1),
+            ("a", -1, 0),
+        ];
+        for (workspace, level, index) in nodes {
+            connection
+                .execute(
+                    "INSERT INTO tree_nodes (workspace, level, idx, hash) VALUES (?1, ?2, ?3, x'00')",
+                    params![workspace, level, index],
+                )
+                .unwrap();
+        }
+        connection.execute_batch(MIGRATIONS[9].script).unwrap();
+        connection
+            .execute_batch(
+                "CREATE TEMP TABLE copied (workspace TEXT, last_leaf INTEGER, level INTEGER);
+                 CREATE TEMP TRIGGER copying AFTER INSERT ON main.tree_nodes_by_last_leaf BEGIN
+                     INSERT INTO copied VALUES (new.workspace, new.last_leaf, new.level);
+                 END;",
+            )
+            .unwrap();
+        fill_tree_nodes_by_last_leaf(&connection).unwrap();
+        let copied: Vec<(String, i64, i64)> =
+            rows(&connection, "SELECT workspace, last_leaf, level FROM copied ORDER BY rowid", |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            });
+        let of_a = [("a", 0, 0), ("a", 1, 0), ("a", 1, 1), ("a", 2, 0), ("a", 3, 0), ("a", 3, 1), ("a", 3, 2)];
+        let of_a_at_the_edge = [("a", last, 0), ("a", last, 40)];
+        let of_b = [("b", 0, 0), ("b", 1, 0), ("b", 1, 1)];
+        let expected: Vec<(String, i64, i64)> = of_a
+            .iter()
+            .chain(&of_a_at_the_edge)
+            .chain(&of_b)
+            .map(|&(workspace, leaf, level)| (workspace.to_string(), leaf, level))
+            .collect();
+        assert_eq!(copied, expected);
+        let stored: Vec<(String, i64, i64)> =
+            rows(&connection, "SELECT workspace, last_leaf, level FROM tree_nodes", |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            });
+        assert_eq!(stored, expected);
     }
 }

@@ -14,8 +14,8 @@
 -- no sort (an ORDER BY held 1.3 GB for the 20 million nodes of 10 million
 -- events); then it drops `tree_nodes` and gives this table its name. Only nodes
 -- a log can hold are carried over (level at most 40 and last leaf below 2^40, a
--- workspace's most events); a row outside them, which could only have been
--- written behind Logbook's back, was never read.
+-- workspace's most events); a row outside them could only have been written
+-- behind Logbook's back, and no log Logbook wrote reads it.
 CREATE TABLE tree_nodes_by_last_leaf (
     workspace  TEXT NOT NULL,
     last_leaf  INTEGER NOT NULL,
