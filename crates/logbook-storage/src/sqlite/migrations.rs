@@ -92,9 +92,9 @@ fn fill_search_text(connection: &Connection) -> Result<(), StorageError> {
     Ok(())
 }
 
-/// The highest tree level a workspace's log can reach: it holds at most 2^40
-/// events (`SEQS_PER_WORKSPACE`).
-const MAX_TREE_LEVEL: i64 = 40;
+/// The highest tree level a workspace's log can reach: it holds at most
+/// `SEQS_PER_WORKSPACE` (2^40) events.
+const MAX_TREE_LEVEL: i64 = super::SEQS_PER_WORKSPACE.trailing_zeros() as i64;
 
 /// Copies the tree nodes into migration 0010's table in its key order, then
 /// gives that table the name `tree_nodes`. A workspace at a time, its levels are
@@ -113,7 +113,7 @@ fn fill_tree_nodes_by_last_leaf(connection: &Connection) -> Result<(), StorageEr
         .map(|_| {
             connection.prepare(
                 "SELECT ((idx + 1) << level) - 1, hash FROM tree_nodes
-                 WHERE workspace = ?1 AND level = ?2 AND idx >= 0 AND idx < (1 << (40 - level)) ORDER BY idx",
+                 WHERE workspace = ?1 AND level = ?2 AND idx >= 0 AND idx < (1 << (?3 - level)) ORDER BY idx",
             )
         })
         .collect::<Result<Vec<_>, _>>()
@@ -125,7 +125,7 @@ fn fill_tree_nodes_by_last_leaf(connection: &Connection) -> Result<(), StorageEr
         workspace = next;
         let mut streams = Vec::with_capacity(levels.len());
         for (level, statement) in levels.iter_mut().enumerate() {
-            streams.push(statement.query(params![workspace, level as i64]).map_err(backend)?);
+            streams.push(statement.query(params![workspace, level as i64, MAX_TREE_LEVEL]).map_err(backend)?);
         }
         let read = |rows: &mut rusqlite::Rows<'_>| -> Result<Option<(i64, Vec<u8>)>, StorageError> {
             match rows.next().map_err(backend)? {
