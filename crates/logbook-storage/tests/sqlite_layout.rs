@@ -24,6 +24,15 @@ fn event(id: &str) -> NewEvent {
     NewEvent { id: id.into(), body, commitments }
 }
 
+/// Every row of two columns `sql` answers.
+fn pairs<A: rusqlite::types::FromSql, B: rusqlite::types::FromSql>(
+    connection: &rusqlite::Connection,
+    sql: &str,
+) -> Vec<(A, B)> {
+    let mut statement = connection.prepare(sql).unwrap();
+    statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?))).unwrap().map(Result::unwrap).collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_workspace_s_events_sit_together_in_seq_order() {
     let directory = tempfile::tempdir().unwrap();
@@ -41,13 +50,7 @@ async fn each_workspace_s_events_sit_together_in_seq_order() {
     // Small appends are staged; a read waits until they are in the events table.
     assert_eq!(storage.stored_events("alpha", 0, 10).await.unwrap().len(), 6);
     let connection = rusqlite::Connection::open(directory.path().join(DATABASE_FILE)).unwrap();
-    let stored: Vec<(String, i64)> = connection
-        .prepare("SELECT workspace, seq FROM events ORDER BY rowid")
-        .unwrap()
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let stored: Vec<(String, i64)> = pairs(&connection, "SELECT workspace, seq FROM events ORDER BY rowid");
     // Workspaces are numbered in order of creation: beta first.
     let expected: Vec<(String, i64)> =
         ["beta", "alpha"].iter().flat_map(|workspace| (0..6).map(move |seq| (workspace.to_string(), seq))).collect();
@@ -55,13 +58,8 @@ async fn each_workspace_s_events_sit_together_in_seq_order() {
 
     // The tree nodes an append completes sit together, in the order the
     // appends completed them: each is keyed by the last leaf it covers.
-    let nodes: Vec<(i64, i64)> = connection
-        .prepare("SELECT last_leaf, level FROM tree_nodes WHERE workspace = 'alpha'")
-        .unwrap()
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let nodes: Vec<(i64, i64)> =
+        pairs(&connection, "SELECT last_leaf, level FROM tree_nodes WHERE workspace = 'alpha'");
     assert_eq!(nodes, [(0, 0), (1, 0), (1, 1), (2, 0), (3, 0), (3, 1), (3, 2), (4, 0), (5, 0), (5, 1)]);
 
     // Rowids must fit in 63 bits: past the last workspace number, creating one is

@@ -5,6 +5,7 @@
 
 use logbook_core::EventBody;
 use logbook_core::search::search_text;
+use logbook_tlog::tree::NodeId;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{backend, corrupt};
@@ -112,7 +113,7 @@ fn fill_tree_nodes_by_last_leaf(connection: &Connection) -> Result<(), StorageEr
     let mut levels = (0..=MAX_TREE_LEVEL)
         .map(|_| {
             connection.prepare(
-                "SELECT ((idx + 1) << level) - 1, hash FROM tree_nodes
+                "SELECT idx, hash FROM tree_nodes
                  WHERE workspace = ?1 AND level = ?2 AND idx >= 0 AND idx < (1 << (?3 - level)) ORDER BY idx",
             )
         })
@@ -127,13 +128,20 @@ fn fill_tree_nodes_by_last_leaf(connection: &Connection) -> Result<(), StorageEr
         for (level, statement) in levels.iter_mut().enumerate() {
             streams.push(statement.query(params![workspace, level as i64, MAX_TREE_LEVEL]).map_err(backend)?);
         }
-        let read = |rows: &mut rusqlite::Rows<'_>| -> Result<Option<(i64, Vec<u8>)>, StorageError> {
+        // Each level's next node, by its new key (the query keeps `idx` and
+        // `level` within a log's bounds).
+        let read = |level: usize, rows: &mut rusqlite::Rows<'_>| -> Result<Option<(i64, Vec<u8>)>, StorageError> {
             match rows.next().map_err(backend)? {
-                Some(row) => Ok(Some((row.get(0).map_err(backend)?, row.get(1).map_err(backend)?))),
+                Some(row) => {
+                    let index: i64 = row.get(0).map_err(backend)?;
+                    let node = NodeId::new(level as u8, index as u64);
+                    Ok(Some((super::last_leaf_key(node), row.get(1).map_err(backend)?)))
+                }
                 None => Ok(None),
             }
         };
-        let mut heads = streams.iter_mut().map(read).collect::<Result<Vec<_>, _>>()?;
+        let mut heads =
+            streams.iter_mut().enumerate().map(|(level, rows)| read(level, rows)).collect::<Result<Vec<_>, _>>()?;
         // The next node in key order: the least last leaf, and of those the
         // lowest level (the leaf comes before the subtrees it closes).
         while let Some(level) = (0..heads.len())
@@ -142,10 +150,9 @@ fn fill_tree_nodes_by_last_leaf(connection: &Connection) -> Result<(), StorageEr
         {
             let (last_leaf, hash) = heads[level].take().expect("the chosen level has a node");
             insert.execute(params![workspace, last_leaf, level as i64, hash]).map_err(backend)?;
-            heads[level] = read(&mut streams[level])?;
+            heads[level] = read(level, &mut streams[level])?;
         }
     }
-    drop(levels);
     connection
         .execute_batch("DROP TABLE tree_nodes; ALTER TABLE tree_nodes_by_last_leaf RENAME TO tree_nodes;")
         .map_err(backend)
@@ -153,8 +160,6 @@ fn fill_tree_nodes_by_last_leaf(connection: &Connection) -> Result<(), StorageEr
 
 #[cfg(test)]
 mod tests {
-    use logbook_tlog::tree::NodeId;
-
     use super::*;
 
     /// A database made by the first schema gets its events' search text when
@@ -372,8 +377,8 @@ mod tests {
     #[test]
     fn tree_nodes_are_keyed_by_their_last_leaf() {
         let connection = database_at(9);
-        // The nodes of a log of five leaves, in the old key's order, and one row
-        // far past any log.
+        // The nodes of a log of five leaves, in the old key's order, and two rows
+        // past any log.
         let nodes = [(0, 0), (0, 1), (0, 2), (0, 3), (0, 4), (1, 0), (1, 1), (2, 0)];
         for (level, index) in nodes {
             connection
