@@ -180,6 +180,84 @@ async fn api_keys(backend: &dyn Backend) {
     assert_eq!(storage.api_key("k9").await.unwrap(), None);
 }
 
+/// Every read sees each change answered before it began, although the embedded
+/// store keeps keys and workspaces in memory: here each one is read first, then
+/// changed, then read again, with other reads racing the changes.
+async fn reads_see_every_change_answered_before_them(backend: &dyn Backend) {
+    let storage = backend.open();
+    workspace(&*storage, "acme").await;
+    let key = NewApiKey {
+        id: "k1".into(),
+        workspace: "acme".into(),
+        name: "key k1".into(),
+        roles: vec![Role::Publisher],
+        secret_hash: vec![7; 32],
+        created_at: NOW,
+    };
+    storage.create_api_key(key).await.unwrap();
+    let read_key = || async { storage.api_key("k1").await.unwrap().expect("k1 exists") };
+    let read_workspace = || async { storage.workspace("acme").await.unwrap().expect("acme exists") };
+    assert_eq!((read_key().await.last_used_at, read_workspace().await.event_count), (None, 0));
+
+    storage.touch_api_key("k1", NOW.plus_millis(5)).await.unwrap();
+    assert_eq!(read_key().await.last_used_at, Some(NOW.plus_millis(5)));
+    let settings = WorkspaceSettings { audit_log_enabled: false };
+    storage
+        .update_workspace("acme", WorkspaceUpdate { settings: Some(settings.clone()), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(read_workspace().await.settings, settings);
+    storage.append("acme", events(1, 3, 1)).await.unwrap();
+    assert_eq!(read_workspace().await.event_count, 3);
+    let mut repeated = events(2, 1, 1);
+    repeated[0].body.idempotency_key = Some("once".into());
+    storage.append("acme", repeated.clone()).await.unwrap();
+    storage.append("acme", repeated).await.unwrap();
+    assert_eq!(read_workspace().await.event_count, 4, "a duplicate adds no event");
+
+    // Appends from several clients, each followed by a read, while other reads
+    // of the key and the workspace race them and the revocation of the key.
+    let revoked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for _ in 0..4 {
+        let (storage, revoked, done) = (storage.clone(), revoked.clone(), done.clone());
+        readers.push(tokio::spawn(async move {
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let revocation_answered = revoked.load(std::sync::atomic::Ordering::SeqCst);
+                let key = storage.api_key("k1").await.unwrap().expect("k1 exists");
+                assert!(key.revoked_at.is_some() || !revocation_answered, "a read after the revocation let the key in");
+                storage.workspace("acme").await.unwrap().expect("acme exists");
+                tokio::task::yield_now().await;
+            }
+        }));
+    }
+    let mut appenders = Vec::new();
+    for client in 0..4u64 {
+        let storage = storage.clone();
+        appenders.push(tokio::spawn(async move {
+            for round in 0..10u64 {
+                let appended = storage.append("acme", events(100 + client * 10 + round, 2, 1)).await.unwrap();
+                let last = appended.iter().map(|answer| answer.seq).max().unwrap();
+                let counted = storage.workspace("acme").await.unwrap().unwrap().event_count;
+                assert!(counted > last, "event {last} was stored, yet the workspace counts {counted} events");
+            }
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    assert!(storage.revoke_api_key("acme", "k1", NOW.plus_millis(9)).await.unwrap());
+    revoked.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(read_key().await.revoked_at, Some(NOW.plus_millis(9)));
+    for appender in appenders {
+        appender.await.unwrap();
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    for reader in readers {
+        reader.await.unwrap();
+    }
+    assert_eq!(read_workspace().await.event_count, 4 + 4 * 10 * 2);
+}
+
 async fn appends_are_sequenced_durable_and_idempotent(backend: &dyn Backend) {
     let storage = backend.open();
     workspace(&*storage, "acme").await;
@@ -758,6 +836,8 @@ macro_rules! backends {
             async fn workspaces_and_settings() { run!(workspaces_and_settings) }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn api_keys() { run!(api_keys) }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn reads_see_every_change_answered_before_them() { run!(reads_see_every_change_answered_before_them) }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn appends_are_sequenced_durable_and_idempotent() { run!(appends_are_sequenced_durable_and_idempotent) }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

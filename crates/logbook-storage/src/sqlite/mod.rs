@@ -7,8 +7,11 @@
 //! `synchronous = FULL`, so a commit has reached the disk when `append` returns.
 //! Small appends are staged and indexed a few thousand events at a time
 //! ([`staging`]); reads of events wait for the events acknowledged before them.
+//! API keys and workspaces, which every request reads, are kept in memory
+//! ([`lookup_cache`]).
 
 mod checkpointer;
+mod lookup_cache;
 mod migrations;
 #[cfg(test)]
 mod plan_tests;
@@ -40,6 +43,7 @@ use crate::rows::{
     to_hash, to_json, to_key, to_unsigned, to_workspace, tree_error,
 };
 use checkpointer::Checkpointer;
+use lookup_cache::LookupCache;
 use pool::ReadPool;
 use staging::{Destination, Visibility};
 use writer::Writer;
@@ -53,6 +57,7 @@ pub struct SqliteStorage {
     writer: Writer,
     readers: ReadPool,
     visibility: Arc<Visibility>,
+    lookups: Arc<LookupCache>,
     path: PathBuf,
 }
 
@@ -69,6 +74,12 @@ fn backend(error: rusqlite::Error) -> StorageError {
 }
 
 impl SqliteStorage {
+    /// What the writer does after a commit that changed a key or a workspace.
+    fn forget_lookups<T>(&self) -> impl FnOnce(&T) + Send + 'static {
+        let lookups = self.lookups.clone();
+        move |_| lookups.forget_all()
+    }
+
     /// Opens (creating if needed) the database in `data_dir` and applies any
     /// pending migrations.
     pub fn open(data_dir: &Path) -> Result<SqliteStorage, StorageError> {
@@ -97,6 +108,7 @@ impl SqliteStorage {
             writer: Writer::start(connection, checkpointer, visibility.clone()),
             readers: ReadPool::new(path.clone()),
             visibility,
+            lookups: Arc::new(LookupCache::default()),
             path,
         })
     }
@@ -455,27 +467,38 @@ impl Storage for SqliteStorage {
     }
 
     async fn workspace(&self, id: &str) -> Result<Option<Workspace>, StorageError> {
-        let id = id.to_string();
-        self.readers.read(move |connection| load_workspace(connection, &id)).await
+        if let Some(workspace) = self.lookups.workspace(id) {
+            return Ok(Some(workspace));
+        }
+        let began = self.lookups.generation();
+        let owned_id = id.to_string();
+        let found = self.readers.read(move |connection| load_workspace(connection, &owned_id)).await?;
+        if let Some(workspace) = &found {
+            self.lookups.remember_workspace(began, workspace);
+        }
+        Ok(found)
     }
 
     async fn update_workspace(&self, id: &str, update: WorkspaceUpdate) -> Result<Workspace, StorageError> {
         let id = id.to_string();
         self.writer
-            .write(move |connection| {
-                let current = load_workspace(connection, &id)?
-                    .ok_or_else(|| StorageError::NotFound(format!("workspace {id}")))?;
-                let name = update.name.unwrap_or(current.name);
-                let settings = update.settings.unwrap_or(current.settings);
-                let catalog = update.catalog.unwrap_or(current.catalog);
-                connection
-                    .execute(
-                        "UPDATE workspaces SET name = ?2, settings = ?3, catalog = ?4 WHERE id = ?1",
-                        params![id, name, to_json(&settings)?, to_json(&catalog)?],
-                    )
-                    .map_err(backend)?;
-                load_workspace(connection, &id)?.ok_or_else(|| StorageError::NotFound(format!("workspace {id}")))
-            })
+            .write_then(
+                move |connection| {
+                    let current = load_workspace(connection, &id)?
+                        .ok_or_else(|| StorageError::NotFound(format!("workspace {id}")))?;
+                    let name = update.name.unwrap_or(current.name);
+                    let settings = update.settings.unwrap_or(current.settings);
+                    let catalog = update.catalog.unwrap_or(current.catalog);
+                    connection
+                        .execute(
+                            "UPDATE workspaces SET name = ?2, settings = ?3, catalog = ?4 WHERE id = ?1",
+                            params![id, name, to_json(&settings)?, to_json(&catalog)?],
+                        )
+                        .map_err(backend)?;
+                    load_workspace(connection, &id)?.ok_or_else(|| StorageError::NotFound(format!("workspace {id}")))
+                },
+                self.forget_lookups(),
+            )
             .await
     }
 
@@ -515,8 +538,13 @@ impl Storage for SqliteStorage {
     }
 
     async fn api_key(&self, key_id: &str) -> Result<Option<ApiKey>, StorageError> {
+        if let Some(key) = self.lookups.key(key_id) {
+            return Ok(Some(key));
+        }
+        let began = self.lookups.generation();
         let key_id = key_id.to_string();
-        self.readers
+        let found = self
+            .readers
             .read(move |connection| {
                 connection
                     .prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?1"))
@@ -527,50 +555,69 @@ impl Storage for SqliteStorage {
                     .map(to_key)
                     .transpose()
             })
-            .await
+            .await?;
+        if let Some(key) = &found {
+            self.lookups.remember_key(began, key);
+        }
+        Ok(found)
     }
 
     async fn revoke_api_key(&self, workspace: &str, key_id: &str, at: Timestamp) -> Result<bool, StorageError> {
         let (workspace, key_id) = (workspace.to_string(), key_id.to_string());
         self.writer
-            .write(move |connection| {
-                let exists: Option<i64> = connection
-                    .query_row(
-                        "SELECT 1 FROM api_keys WHERE workspace = ?1 AND id = ?2",
-                        params![workspace, key_id],
-                        |row| row.get(0),
-                    )
-                    .optional()
-                    .map_err(backend)?;
-                connection
-                    .execute(
-                        "UPDATE api_keys SET revoked_at = ?3 WHERE workspace = ?1 AND id = ?2 AND revoked_at IS NULL",
-                        params![workspace, key_id, at.as_millis()],
-                    )
-                    .map_err(backend)?;
-                Ok(exists.is_some())
-            })
+            .write_then(
+                move |connection| {
+                    let exists: Option<i64> = connection
+                        .query_row(
+                            "SELECT 1 FROM api_keys WHERE workspace = ?1 AND id = ?2",
+                            params![workspace, key_id],
+                            |row| row.get(0),
+                        )
+                        .optional()
+                        .map_err(backend)?;
+                    connection
+                        .execute(
+                            "UPDATE api_keys SET revoked_at = ?3 WHERE workspace = ?1 AND id = ?2 AND revoked_at IS NULL",
+                            params![workspace, key_id, at.as_millis()],
+                        )
+                        .map_err(backend)?;
+                    Ok(exists.is_some())
+                },
+                self.forget_lookups(),
+            )
             .await
     }
 
     async fn touch_api_key(&self, key_id: &str, at: Timestamp) -> Result<(), StorageError> {
         let key_id = key_id.to_string();
         self.writer
-            .write(move |connection| {
-                connection
-                    .execute("UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1", params![key_id, at.as_millis()])
-                    .map_err(backend)?;
-                Ok(())
-            })
+            .write_then(
+                move |connection| {
+                    connection
+                        .execute("UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1", params![key_id, at.as_millis()])
+                        .map_err(backend)?;
+                    Ok(())
+                },
+                self.forget_lookups(),
+            )
             .await
     }
 
     async fn append(&self, workspace: &str, events: Vec<NewEvent>) -> Result<Vec<Appended>, StorageError> {
         let workspace = workspace.to_string();
+        let lookups = self.lookups.clone();
+        let counted = workspace.clone();
         self.writer
-            .append(events.len(), move |connection, destination| {
-                append_events(connection, destination, &workspace, &events)
-            })
+            .append_then(
+                events.len(),
+                move |connection, destination| append_events(connection, destination, &workspace, &events),
+                move |appended: &Vec<Appended>| {
+                    let stored = appended.iter().filter(|answer| !answer.duplicate);
+                    if let Some(event_count) = stored.map(|answer| answer.seq + 1).max() {
+                        lookups.counted(&counted, event_count);
+                    }
+                },
+            )
             .await
     }
 

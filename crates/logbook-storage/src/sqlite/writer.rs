@@ -4,7 +4,10 @@
 //! Each job runs inside its own savepoint, so one job's failure rolls back that
 //! job alone; the jobs that succeeded are committed together with one fsync, and
 //! only then does each caller get its answer. A caller therefore never hears
-//! "stored" before the data is on disk.
+//! "stored" before the data is on disk. A job may also leave work for the writer
+//! to do once it has committed and before anyone hears back
+//! ([`Writer::write_then`]), such as what [`super::lookup_cache`] must
+//! forget or learn.
 //!
 //! A commit of fewer than [`STAGE_BELOW`] events from several requests stages
 //! them ([`staging`]), and so does any small commit while events are staged; the
@@ -73,11 +76,17 @@ trait Job: Send {
     fn answer(self: Box<Self>, committed: Result<(), StorageError>);
 }
 
+/// What the writer does with a job's value once it is committed, on its own
+/// thread, before the caller hears back (and whether or not the caller is still
+/// waiting).
+type AfterCommit<T> = Box<dyn FnOnce(&T) + Send>;
+
 struct TypedJob<T, F> {
     weight: usize,
     appends: bool,
     work: Option<F>,
     result: Option<Result<T, StorageError>>,
+    after_commit: Option<AfterCommit<T>>,
     reply: oneshot::Sender<Result<T, StorageError>>,
 }
 
@@ -109,6 +118,9 @@ where
             (Ok(()), Some(Ok(value))) => Ok(value),
             (Ok(()), None) => Err(StorageError::Backend("a job was answered without running".into())),
         };
+        if let (Ok(value), Some(after_commit)) = (&answer, self.after_commit) {
+            after_commit(value);
+        }
         // The caller may have gone away (its request was dropped); that is fine.
         let _ = self.reply.send(answer);
     }
@@ -139,26 +151,47 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StorageError> + Send + 'static,
     {
-        self.submit(1, false, move |connection, _| work(connection)).await
+        self.submit(1, false, move |connection, _| work(connection), None).await
+    }
+
+    /// Runs `work` like [`Writer::write`]; once it has committed, the writer
+    /// calls `after_commit` with its value before answering. The writer does so
+    /// even if the caller has stopped waiting, which a caller's own code after
+    /// the answer could not promise.
+    pub(crate) async fn write_then<T, F, A>(&self, work: F, after_commit: A) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StorageError> + Send + 'static,
+        A: FnOnce(&T) + Send + 'static,
+    {
+        self.submit(1, false, move |connection, _| work(connection), Some(Box::new(after_commit))).await
     }
 
     /// Runs `work`, which appends `events` events to the destination it is
-    /// given, like [`Writer::write`].
-    pub(crate) async fn append<T, F>(&self, events: usize, work: F) -> Result<T, StorageError>
+    /// given, like [`Writer::write_then`].
+    pub(crate) async fn append_then<T, F, A>(&self, events: usize, work: F, after_commit: A) -> Result<T, StorageError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection, Destination) -> Result<T, StorageError> + Send + 'static,
+        A: FnOnce(&T) + Send + 'static,
     {
-        self.submit(events, true, work).await
+        self.submit(events, true, work, Some(Box::new(after_commit))).await
     }
 
-    async fn submit<T, F>(&self, weight: usize, appends: bool, work: F) -> Result<T, StorageError>
+    async fn submit<T, F>(
+        &self,
+        weight: usize,
+        appends: bool,
+        work: F,
+        after_commit: Option<AfterCommit<T>>,
+    ) -> Result<T, StorageError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection, Destination) -> Result<T, StorageError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job = Box::new(TypedJob { weight: weight.max(1), appends, work: Some(work), result: None, reply });
+        let job =
+            Box::new(TypedJob { weight: weight.max(1), appends, work: Some(work), result: None, after_commit, reply });
         self.queue.send(job).await.map_err(|_| StorageError::Unavailable("the writer has stopped".into()))?;
         answer.await.map_err(|_| StorageError::Unavailable("the writer stopped before answering".into()))?
     }
