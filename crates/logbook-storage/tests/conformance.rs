@@ -185,6 +185,9 @@ async fn api_keys(backend: &dyn Backend) {
 /// changed, then read again, with other reads racing the changes.
 async fn reads_see_every_change_answered_before_them(backend: &dyn Backend) {
     let storage = backend.open();
+    // What does not exist yet is found once it is created.
+    assert_eq!(storage.workspace("acme").await.unwrap(), None);
+    assert_eq!(storage.api_key("k1").await.unwrap(), None);
     workspace(&*storage, "acme").await;
     let key = NewApiKey {
         id: "k1".into(),

@@ -2,13 +2,15 @@
 //! reads no table.
 //!
 //! Every request reads its API key and its workspace. Read from the store, each
-//! was a trip to a blocking thread ([`super::pool`]): with 64 clients sending
-//! one event each, the blocking threads' sleeping and waking took about a third
-//! of the server's CPU, and single events went about 1.7 times as fast without
-//! it (BENCHMARKS.md). A key or a workspace read from the store is remembered
-//! here; the writer forgets everything remembered once a commit has changed a
-//! key or a workspace, and records each workspace's event count as its appends
-//! commit.
+//! was a trip to another thread (then one of tokio's blocking threads; now one
+//! of [`super::pool`]'s): with 64 clients sending one event each, the threads'
+//! sleeping and waking took about a third of the server's CPU, and single
+//! events went about 1.5 times as fast without it (BENCHMARKS.md). A key or a
+//! workspace read from the store is remembered here; the writer forgets what a
+//! commit changed (everything, for a workspace or a revocation; the one key, for
+//! a key's last use), and records each workspace's event count as its appends
+//! commit. Only finds are remembered, never that a key or a workspace does not
+//! exist, so creating one needs nothing forgotten.
 //!
 //! How it stays right while reads and commits race:
 //! - What a reader found is remembered only if nothing was forgotten since it
@@ -139,6 +141,15 @@ impl LookupCache {
         self.entries().forget_all();
     }
 
+    /// Forgets the key `id` alone: a commit changed only it (its last use).
+    /// Finds under way are not remembered either, since any of them may be of
+    /// that key.
+    pub(crate) fn forget_key(&self, id: &str) {
+        let mut entries = self.entries();
+        entries.generation += 1;
+        entries.keys.remove(id);
+    }
+
     /// Records that `workspace` holds at least `event_count` events: an append
     /// to it committed. Called by the writer after that commit and before its
     /// caller hears back.
@@ -195,6 +206,20 @@ mod tests {
         assert_eq!(cache.workspace("acme"), Some(workspace("acme", 3)));
         cache.forget_all();
         assert_eq!((cache.key("k1"), cache.workspace("acme")), (None, None));
+    }
+
+    #[test]
+    fn forgetting_a_key_keeps_the_rest() {
+        let cache = LookupCache::default();
+        let began = cache.generation();
+        cache.remember_key(began, &key("k1"));
+        cache.remember_key(began, &key("k2"));
+        cache.remember_workspace(began, &workspace("acme", 3));
+        cache.forget_key("k1");
+        assert_eq!(cache.key("k1"), None);
+        assert_eq!((cache.key("k2"), cache.workspace("acme")), (Some(key("k2")), Some(workspace("acme", 3))));
+        cache.remember_key(began, &key("k1"));
+        assert_eq!(cache.key("k1"), None, "a find that began before is not remembered");
     }
 
     #[test]

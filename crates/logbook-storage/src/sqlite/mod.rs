@@ -590,6 +590,7 @@ impl Storage for SqliteStorage {
 
     async fn touch_api_key(&self, key_id: &str, at: Timestamp) -> Result<(), StorageError> {
         let key_id = key_id.to_string();
+        let (lookups, forgotten) = (self.lookups.clone(), key_id.clone());
         self.writer
             .write_then(
                 move |connection| {
@@ -598,7 +599,7 @@ impl Storage for SqliteStorage {
                         .map_err(backend)?;
                     Ok(())
                 },
-                self.forget_lookups(),
+                move |_: &()| lookups.forget_key(&forgotten),
             )
             .await
     }

@@ -34,7 +34,7 @@ pub(crate) struct ReadPool {
 
 impl ReadPool {
     /// Starts the reader threads over the database at `path`; they stop once
-    /// every clone of the pool is dropped.
+    /// every clone of the pool is dropped and the reads already queued are done.
     pub(crate) fn new(path: PathBuf) -> ReadPool {
         let (jobs, receiver) = mpsc::channel::<ReadJob>();
         let receiver = Arc::new(Mutex::new(receiver));
@@ -56,7 +56,12 @@ impl ReadPool {
     {
         let (reply, answer) = oneshot::channel();
         let job: ReadJob = Box::new(move |connection| {
-            // The caller may have gone away (its request was dropped); that is fine.
+            // A caller that went away while its read waited (a dropped request,
+            // an export's read-ahead stopped) needs it no more.
+            if reply.is_closed() {
+                return;
+            }
+            // It may go away meanwhile too; that is fine.
             let _ = reply.send(connection.and_then(work));
         });
         self.jobs.send(job).map_err(|_| StorageError::Unavailable("the readers have stopped".into()))?;
@@ -131,8 +136,11 @@ mod tests {
         }
         assert!(threads.len() <= READER_THREADS);
 
-        let panicked = pool.read(|_| -> Result<(), StorageError> { panic!("a read that panics") }).await;
-        assert!(matches!(panicked, Err(StorageError::Backend(_))), "{panicked:?}");
+        // More panics than threads: each thread goes on after one.
+        for _ in 0..(2 * READER_THREADS) {
+            let panicked = pool.read(|_| -> Result<(), StorageError> { panic!("a read that panics") }).await;
+            assert!(matches!(panicked, Err(StorageError::Backend(_))), "{panicked:?}");
+        }
         for _ in 0..(2 * READER_THREADS) {
             assert_eq!(read(&pool).await.unwrap().1, 7, "every thread still reads");
         }

@@ -373,3 +373,44 @@ enum Woken {
     ByReader,
     Idle,
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::super::SqliteStorage;
+    use crate::Storage;
+    use crate::model::StorageError;
+
+    /// A job's after-commit work is done before its caller hears back, and only
+    /// for a job that succeeded.
+    #[tokio::test]
+    async fn after_commit_runs_before_the_answer_and_only_on_success() {
+        let directory = tempfile::tempdir().unwrap();
+        let storage = SqliteStorage::open(directory.path()).unwrap();
+        let done = Arc::new(AtomicBool::new(false));
+        let seen = done.clone();
+        // The work takes a while, so that an answer sent before it would be seen
+        // before it is done.
+        let slow = move |_: &()| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            seen.store(true, Ordering::SeqCst);
+        };
+        storage.writer.write_then(|_| Ok(()), slow).await.unwrap();
+        assert!(done.load(Ordering::SeqCst), "the answer came before the after-commit work");
+
+        let failed = Arc::new(AtomicBool::new(false));
+        let seen = failed.clone();
+        let answer = storage
+            .writer
+            .write_then(
+                |_| Err::<(), _>(StorageError::Conflict("refused".into())),
+                move |_: &()| seen.store(true, Ordering::SeqCst),
+            )
+            .await;
+        assert!(matches!(answer, Err(StorageError::Conflict(_))), "{answer:?}");
+        storage.ping().await.unwrap();
+        assert!(!failed.load(Ordering::SeqCst), "a failed job's after-commit work ran");
+    }
+}
