@@ -160,8 +160,46 @@ fn bind(parameters: &mut Parameters, value: SqlValue) -> String {
 
 /// Builds the page query: `SELECT seq, id, body, leaf_hash FROM …` in feed order.
 pub(crate) fn page_query(dialect: Dialect, workspace: &str, query: &EventQuery) -> Sql {
-    let Selection { from, ordering, mut conditions, mut parameters, .. } =
+    let Selection { from, ordering, conditions, parameters, .. } =
         selection(dialect, workspace, &query.filter, query.max_seq, true);
+    page_order(conditions, parameters, ordering, query, |conditions, order_by, limit| {
+        format!(
+            "SELECT e.seq, e.id, e.body, e.leaf_hash FROM {from} WHERE {conditions} ORDER BY {order_by} LIMIT {limit}"
+        )
+    })
+}
+
+/// For a record timeline on SQLite, the rowids of the events its page reads
+/// first, in its order, found in the record index alone; `None` for any other
+/// page. The store reads those rows ahead, several at once (`sqlite::mod.rs`,
+/// `read_rows_ahead`); the page's own query still decides what it shows.
+pub(crate) fn record_page_rowids(workspace: &str, query: &EventQuery) -> Option<Sql> {
+    let record = query.filter.record.as_ref()?;
+    let mut parameters = Parameters { dialect: Dialect::Sqlite, values: Vec::new(), broad_unindexed: false };
+    let workspace = bind(&mut parameters, SqlValue::Text(workspace.to_string()));
+    let record_type = bind(&mut parameters, SqlValue::Text(record.record_type.clone()));
+    let record_id = bind(&mut parameters, SqlValue::Text(record.id.clone()));
+    let mut conditions =
+        vec![format!("r.workspace = {workspace} AND r.record_type = {record_type} AND r.record_id = {record_id}")];
+    if let Some(max_seq) = query.max_seq {
+        let max_seq = bind(&mut parameters, SqlValue::Integer(i64::try_from(max_seq).unwrap_or(i64::MAX)));
+        conditions.push(format!("r.seq <= {max_seq}"));
+    }
+    Some(page_order(conditions, parameters, "r", query, |conditions, order_by, limit| {
+        let rowid = crate::sqlite::rowid_sql("r.seq");
+        format!("SELECT {rowid} FROM event_records r WHERE {conditions} ORDER BY {order_by} LIMIT {limit}")
+    }))
+}
+
+/// Adds a page's cursor condition on `ordering`'s columns and binds its limit;
+/// `text` writes the statement from its conditions, `ORDER BY` and limit.
+fn page_order(
+    mut conditions: Vec<String>,
+    mut parameters: Parameters,
+    ordering: &str,
+    query: &EventQuery,
+    text: impl FnOnce(&str, &str, &str) -> String,
+) -> Sql {
     let (comparison, direction) = match query.order {
         Order::Desc => ("<", "DESC"),
         Order::Asc => (">", "ASC"),
@@ -174,11 +212,8 @@ pub(crate) fn page_query(dialect: Dialect, workspace: &str, query: &EventQuery) 
         ));
     }
     let limit = bind(&mut parameters, SqlValue::Integer(i64::try_from(query.limit).unwrap_or(i64::MAX)));
-    let text = format!(
-        "SELECT e.seq, e.id, e.body, e.leaf_hash FROM {from} WHERE {} ORDER BY {ordering}.occurred_at {direction}, {ordering}.seq {direction} LIMIT {limit}",
-        conditions.join(" AND ")
-    );
-    Sql { text, parameters: parameters.values }
+    let order_by = format!("{ordering}.occurred_at {direction}, {ordering}.seq {direction}");
+    Sql { text: text(&conditions.join(" AND "), &order_by, &limit), parameters: parameters.values }
 }
 
 /// Builds the stats query: `SELECT group, COUNT(*) … GROUP BY 1`.

@@ -16,6 +16,8 @@ mod migrations;
 #[cfg(test)]
 mod plan_tests;
 mod pool;
+#[cfg(test)]
+mod read_ahead_tests;
 mod staging;
 #[cfg(test)]
 mod staging_tests;
@@ -78,6 +80,47 @@ impl SqliteStorage {
     fn forget_lookups<T>(&self) -> impl FnOnce(&T) + Send + 'static {
         let lookups = self.lookups.clone();
         move |_| lookups.forget_all()
+    }
+
+    /// Starts reading the rows of the events `rowids` selects, a share on each
+    /// reader thread but one, which is left for the page's own query: that
+    /// query, run meanwhile, finds them in the page cache or already on their
+    /// way. A record's events are rows spread over the whole table, and from
+    /// disk one read after another took most of a timeline's time at 10M events
+    /// (BENCHMARKS.md). Nothing read ahead is kept, and a failure only costs the
+    /// head start: the page's query reads and reports for itself. Dropping the
+    /// reads returned gives up those no thread has begun.
+    async fn read_rows_ahead(
+        &self,
+        rowids: filter_sql::Sql,
+    ) -> Vec<impl std::future::Future<Output = Result<(), StorageError>> + use<>> {
+        let found = self
+            .readers
+            .read(move |connection| {
+                let mut statement = connection.prepare_cached(&rowids.text).map_err(backend)?;
+                let rows = statement
+                    .query_map(params_from_iter(rowids.parameters.iter().map(sqlite_value)), |row| row.get(0))
+                    .map_err(backend)?;
+                rows.collect::<Result<Vec<i64>, _>>().map_err(backend)
+            })
+            .await;
+        let Ok(found) = found else { return Vec::new() };
+        let share = found.len().div_ceil(pool::READER_THREADS - 1).max(1);
+        found
+            .chunks(share)
+            .map(|rowids| {
+                let rowids = rowids.to_vec();
+                self.readers.read(move |connection| {
+                    let mut statement = connection
+                        .prepare_cached("SELECT length(body) FROM events WHERE rowid = ?1")
+                        .map_err(backend)?;
+                    for rowid in rowids {
+                        statement.query_row([rowid], |_| Ok(())).optional().map_err(backend)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect()
     }
 
     /// Opens (creating if needed) the database in `data_dir` and applies any
@@ -624,9 +667,14 @@ impl Storage for SqliteStorage {
 
     async fn query(&self, workspace: &str, query: &EventQuery) -> Result<Vec<Event>, StorageError> {
         self.visibility.wait_until_indexed().await?;
+        let reading_ahead = match filter_sql::record_page_rowids(workspace, query) {
+            Some(rowids) => self.read_rows_ahead(rowids).await,
+            None => Vec::new(),
+        };
         let sql = filter_sql::page_query(Dialect::Sqlite, workspace, query);
         let workspace = workspace.to_string();
-        self.readers
+        let page = self
+            .readers
             .read(move |connection| {
                 let mut statement = connection.prepare_cached(&sql.text).map_err(backend)?;
                 let rows = statement
@@ -645,7 +693,10 @@ impl Storage for SqliteStorage {
                 })
                 .collect()
             })
-            .await
+            .await;
+        // Rows the page read before a reader thread reached them are read ahead no more.
+        drop(reading_ahead);
+        page
     }
 
     async fn stats(

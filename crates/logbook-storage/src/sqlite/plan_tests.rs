@@ -150,18 +150,33 @@ fn coarse_stats_read_the_daily_counts_and_only_the_newest_events() {
     }
 }
 
-#[test]
-fn a_timeline_finds_each_event_by_its_rowid() {
+/// The first page of a ticket's timeline.
+fn ticket_timeline() -> EventQuery {
     let filter = EventFilter {
         categories: Category::ALL.to_vec(),
         record: Some(logbook_core::RecordKey { record_type: "ticket".into(), id: "T-7".into() }),
         ..EventFilter::default()
     };
-    let query = EventQuery { filter, order: Order::Desc, limit: 51, after: None, max_seq: Some(9) };
+    EventQuery { filter, order: Order::Desc, limit: 51, after: None, max_seq: Some(9) }
+}
+
+#[test]
+fn a_timeline_finds_each_event_by_its_rowid() {
+    let query = ticket_timeline();
     let page = plan(&filter_sql::page_query(Dialect::Sqlite, "demo", &query));
     assert!(page.contains("SEARCH r USING PRIMARY KEY (workspace=? AND record_type=? AND record_id=?)"), "{page}");
     assert!(page.contains("SEARCH e USING INTEGER PRIMARY KEY (rowid=?)"), "{page}");
     assert!(!page.contains("TEMP B-TREE"), "{page}");
+}
+
+#[test]
+fn a_timeline_s_rows_are_found_ahead_in_the_record_index_alone() {
+    let query = ticket_timeline();
+    let ahead = plan(&filter_sql::record_page_rowids("demo", &query).expect("a record timeline"));
+    assert!(ahead.contains("SEARCH r USING PRIMARY KEY (workspace=? AND record_type=? AND record_id=?)"), "{ahead}");
+    assert!(!ahead.contains(" e ") && !ahead.contains("TEMP B-TREE"), "{ahead}");
+    let feed = EventQuery { filter: EventFilter { record: None, ..query.filter.clone() }, ..query };
+    assert!(filter_sql::record_page_rowids("demo", &feed).is_none(), "only a record timeline reads ahead");
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //! its own allocator cache. An export then read each chunk on another of them,
 //! into pages the kernel had to zero first, at half its speed (BENCHMARKS.md).
 
+use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -22,7 +23,7 @@ use crate::model::StorageError;
 /// How many reads run at once, each on its own thread and connection. Reads
 /// beyond wait their turn: on a machine of a few cores more would not read
 /// faster.
-const READER_THREADS: usize = 8;
+pub(crate) const READER_THREADS: usize = 8;
 
 /// A read, given its thread's connection or the error that kept it from opening.
 type ReadJob = Box<dyn FnOnce(Result<&Connection, StorageError>) + Send>;
@@ -48,8 +49,10 @@ impl ReadPool {
         ReadPool { jobs }
     }
 
-    /// Runs `work` with a connection on one of the reader threads.
-    pub(crate) async fn read<T, F>(&self, work: F) -> Result<T, StorageError>
+    /// Runs `work` with a connection on one of the reader threads. The read is
+    /// queued at once, before the answer is awaited, so that several reads
+    /// started together run together.
+    pub(crate) fn read<T, F>(&self, work: F) -> impl Future<Output = Result<T, StorageError>> + use<T, F>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StorageError> + Send + 'static,
@@ -64,8 +67,11 @@ impl ReadPool {
             // It may go away meanwhile too; that is fine.
             let _ = reply.send(connection.and_then(work));
         });
-        self.jobs.send(job).map_err(|_| StorageError::Unavailable("the readers have stopped".into()))?;
-        answer.await.map_err(|_| StorageError::Backend("a read failed before answering".into()))?
+        let queued = self.jobs.send(job).map_err(|_| StorageError::Unavailable("the readers have stopped".into()));
+        async move {
+            queued?;
+            answer.await.map_err(|_| StorageError::Backend("a read failed before answering".into()))?
+        }
     }
 }
 

@@ -17,7 +17,7 @@ const NOW: Timestamp = Timestamp::from_millis(1_790_000_000_000);
 /// Realistic events (changes, related records, IPs) of one day, so that appends
 /// add to the same daily counts, some with idempotency keys that repeat, so that
 /// some appends answer with duplicates.
-fn events(count: usize) -> Vec<NewEvent> {
+pub(super) fn events(count: usize) -> Vec<NewEvent> {
     let mut config = WorkloadConfig::new(7, NOW.plus_millis(-3_600_000), NOW);
     config.people = 6;
     config.records_per_type = 9;
@@ -39,7 +39,7 @@ fn events(count: usize) -> Vec<NewEvent> {
 }
 
 /// A database with the schema and two workspaces, written through `connection`.
-fn database() -> Connection {
+pub(super) fn database() -> Connection {
     let connection = Connection::open_in_memory().unwrap();
     super::migrations::migrate(&connection).unwrap();
     for (number, id) in [(1, "acme"), (2, "beta")] {
@@ -55,7 +55,7 @@ fn database() -> Connection {
 }
 
 /// Appends `events` to `workspace` in one transaction, their rows to `destination`.
-fn append(connection: &Connection, destination: Destination, workspace: &str, events: &[NewEvent]) {
+pub(super) fn append(connection: &Connection, destination: Destination, workspace: &str, events: &[NewEvent]) {
     connection.execute_batch("BEGIN").unwrap();
     append_events(connection, destination, workspace, events).unwrap();
     connection.execute_batch("COMMIT").unwrap();
