@@ -169,12 +169,27 @@ pub(crate) fn page_query(dialect: Dialect, workspace: &str, query: &EventQuery) 
     })
 }
 
+/// How many rows a timeline reads ahead at most.
+const MAX_ROWS_AHEAD: usize = 64;
+
 /// For a record timeline on SQLite, the rowids of the events its page reads
-/// first, in its order, found in the record index alone; `None` for any other
-/// page. The store reads those rows ahead, several at once (`sqlite::mod.rs`,
-/// `read_rows_ahead`); the page's own query still decides what it shows.
+/// first, in its order, found in the record index alone, at most
+/// [`MAX_ROWS_AHEAD`]; `None` for any other page, a timeline filtered by more
+/// than its record and categories included (the index could not tell which
+/// rows such a page reads). The store reads those rows ahead, several at once
+/// (`sqlite::mod.rs`, `read_rows_ahead`); the page's own query still decides
+/// what it shows.
 pub(crate) fn record_page_rowids(workspace: &str, query: &EventQuery) -> Option<Sql> {
     let record = query.filter.record.as_ref()?;
+    let record_and_categories = EventFilter {
+        record: Some(record.clone()),
+        categories: query.filter.categories.clone(),
+        ..EventFilter::default()
+    };
+    if query.filter != record_and_categories {
+        return None;
+    }
+    let query = &EventQuery { limit: query.limit.min(MAX_ROWS_AHEAD), ..query.clone() };
     let mut parameters = Parameters { dialect: Dialect::Sqlite, values: Vec::new(), broad_unindexed: false };
     let workspace = bind(&mut parameters, SqlValue::Text(workspace.to_string()));
     let record_type = bind(&mut parameters, SqlValue::Text(record.record_type.clone()));

@@ -25,6 +25,7 @@ mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use logbook_core::integrity::Commitments;
@@ -83,16 +84,18 @@ impl SqliteStorage {
     }
 
     /// Starts reading the rows of the events `rowids` selects, a share on each
-    /// reader thread but one, which is left for the page's own query: that
-    /// query, run meanwhile, finds them in the page cache or already on their
-    /// way. A record's events are rows spread over the whole table, and from
-    /// disk one read after another took most of a timeline's time at 10M events
-    /// (BENCHMARKS.md). Nothing read ahead is kept, and a failure only costs the
-    /// head start: the page's query reads and reports for itself. Dropping the
-    /// reads returned gives up those no thread has begun.
+    /// of the other reader threads, while the page's own query, queued before,
+    /// runs: it finds them in the page cache or already on their way. A record's
+    /// events are rows spread over the whole table, and from disk one read after
+    /// another took most of a timeline's time at 10M events (BENCHMARKS.md).
+    /// Nothing read ahead is kept, and a failure only costs the head start: the
+    /// page's query reads and reports for itself. Each share stops at its next
+    /// row once the page is `answered`, and one not begun when the reads
+    /// returned are dropped is skipped.
     async fn read_rows_ahead(
         &self,
         rowids: filter_sql::Sql,
+        answered: Arc<AtomicBool>,
     ) -> Vec<impl std::future::Future<Output = Result<(), StorageError>> + use<>> {
         let found = self
             .readers
@@ -109,12 +112,15 @@ impl SqliteStorage {
         found
             .chunks(share)
             .map(|rowids| {
-                let rowids = rowids.to_vec();
+                let (rowids, answered) = (rowids.to_vec(), Arc::clone(&answered));
                 self.readers.read(move |connection| {
                     let mut statement = connection
                         .prepare_cached("SELECT length(body) FROM events WHERE rowid = ?1")
                         .map_err(backend)?;
                     for rowid in rowids {
+                        if answered.load(Ordering::Relaxed) {
+                            break;
+                        }
                         statement.query_row([rowid], |_| Ok(())).optional().map_err(backend)?;
                     }
                     Ok(())
@@ -667,34 +673,35 @@ impl Storage for SqliteStorage {
 
     async fn query(&self, workspace: &str, query: &EventQuery) -> Result<Vec<Event>, StorageError> {
         self.visibility.wait_until_indexed().await?;
-        let reading_ahead = match filter_sql::record_page_rowids(workspace, query) {
-            Some(rowids) => self.read_rows_ahead(rowids).await,
-            None => Vec::new(),
-        };
+        let rows_ahead = filter_sql::record_page_rowids(workspace, query);
         let sql = filter_sql::page_query(Dialect::Sqlite, workspace, query);
         let workspace = workspace.to_string();
-        let page = self
-            .readers
-            .read(move |connection| {
-                let mut statement = connection.prepare_cached(&sql.text).map_err(backend)?;
-                let rows = statement
-                    .query_map(params_from_iter(sql.parameters.iter().map(sqlite_value)), |row| {
-                        Ok((
-                            row.get::<_, i64>(0)?,
-                            row.get::<_, String>(1)?,
-                            row.get::<_, String>(2)?,
-                            row.get::<_, Vec<u8>>(3)?,
-                        ))
-                    })
-                    .map_err(backend)?;
-                rows.map(|row| {
-                    let (seq, id, body, leaf) = row.map_err(backend)?;
-                    to_event(&workspace, seq, id, &body, &leaf)
+        let page = self.readers.read(move |connection| {
+            let mut statement = connection.prepare_cached(&sql.text).map_err(backend)?;
+            let rows = statement
+                .query_map(params_from_iter(sql.parameters.iter().map(sqlite_value)), |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, Vec<u8>>(3)?,
+                    ))
                 })
-                .collect()
+                .map_err(backend)?;
+            rows.map(|row| {
+                let (seq, id, body, leaf) = row.map_err(backend)?;
+                to_event(&workspace, seq, id, &body, &leaf)
             })
-            .await;
-        // Rows the page read before a reader thread reached them are read ahead no more.
+            .collect()
+        });
+        // The page's read is queued first, so that it never waits for its own
+        // reads ahead.
+        let Some(rowids) = rows_ahead else { return page.await };
+        let answered = Arc::new(AtomicBool::new(false));
+        let reading_ahead = self.read_rows_ahead(rowids, Arc::clone(&answered)).await;
+        let page = page.await;
+        // Reads ahead stop at their next row, and those not begun are skipped.
+        answered.store(true, Ordering::Relaxed);
         drop(reading_ahead);
         page
     }
