@@ -6,7 +6,9 @@
 //! translation against it, for each backend.
 
 use logbook_core::search::{phrase_pattern, word_prefix_pattern};
-use logbook_core::{ActionPattern, Category, ChangeFilter, EventFilter, EventQuery, GroupBy, Order, Outcome};
+use logbook_core::{
+    ActionPattern, Category, ChangeFilter, EventFilter, EventQuery, GroupBy, Order, Outcome, RecordKey,
+};
 
 /// A parameter of a statement, in a backend-neutral form that each backend
 /// converts to its driver's type.
@@ -192,10 +194,7 @@ pub(crate) fn record_page_rowids(workspace: &str, query: &EventQuery) -> Option<
     let query = &EventQuery { limit: query.limit.min(MAX_ROWS_AHEAD), ..query.clone() };
     let mut parameters = Parameters { dialect: Dialect::Sqlite, values: Vec::new(), broad_unindexed: false };
     let workspace = bind(&mut parameters, SqlValue::Text(workspace.to_string()));
-    let record_type = bind(&mut parameters, SqlValue::Text(record.record_type.clone()));
-    let record_id = bind(&mut parameters, SqlValue::Text(record.id.clone()));
-    let mut conditions =
-        vec![format!("r.workspace = {workspace} AND r.record_type = {record_type} AND r.record_id = {record_id}")];
+    let mut conditions = vec![record_condition(&mut parameters, &workspace, record)];
     if let Some(max_seq) = query.max_seq {
         let max_seq = bind(&mut parameters, SqlValue::Integer(i64::try_from(max_seq).unwrap_or(i64::MAX)));
         conditions.push(format!("r.seq <= {max_seq}"));
@@ -204,6 +203,14 @@ pub(crate) fn record_page_rowids(workspace: &str, query: &EventQuery) -> Option<
         let rowid = crate::sqlite::rowid_sql("r.seq");
         format!("SELECT {rowid} FROM event_records r WHERE {conditions} ORDER BY {order_by} LIMIT {limit}")
     }))
+}
+
+/// The rows of the record index `r` of `record` in the workspace bound to
+/// `workspace`.
+fn record_condition(parameters: &mut Parameters, workspace: &str, record: &RecordKey) -> String {
+    let record_type = bind(parameters, SqlValue::Text(record.record_type.clone()));
+    let record_id = bind(parameters, SqlValue::Text(record.id.clone()));
+    format!("r.workspace = {workspace} AND r.record_type = {record_type} AND r.record_id = {record_id}")
 }
 
 /// Adds a page's cursor condition on `ordering`'s columns and binds its limit;
@@ -272,11 +279,7 @@ fn selection(
     // columns; otherwise the events table drives it.
     let (from, ordering) = match (&filter.record, changes_drive) {
         (Some(record), _) => {
-            let record_type = bind(&mut parameters, SqlValue::Text(record.record_type.clone()));
-            let record_id = bind(&mut parameters, SqlValue::Text(record.id.clone()));
-            conditions.push(format!(
-                "r.workspace = {workspace} AND r.record_type = {record_type} AND r.record_id = {record_id}"
-            ));
+            conditions.push(record_condition(&mut parameters, &workspace, record));
             (dialect.indexed_events("event_records", "r", &workspace), "r")
         }
         (None, true) => {

@@ -76,6 +76,16 @@ impl Entries {
         }
     }
 
+    /// Whether a find that began in generation `began` may be remembered now,
+    /// after making room for it (which forgets everything, so not this one).
+    fn may_remember(&mut self, began: Generation) -> bool {
+        if self.generation != began.0 {
+            return false;
+        }
+        self.make_room();
+        self.generation == began.0
+    }
+
     fn count(&mut self, workspace: &str, event_count: u64) {
         let counted = self.event_counts.entry(workspace.to_string()).or_default();
         *counted = (*counted).max(event_count);
@@ -114,11 +124,8 @@ impl LookupCache {
     /// since `began`.
     pub(crate) fn remember_key(&self, began: Generation, key: &ApiKey) {
         let mut entries = self.entries();
-        if entries.generation == began.0 {
-            entries.make_room();
-            if entries.generation == began.0 {
-                entries.keys.insert(key.id.clone(), key.clone());
-            }
+        if entries.may_remember(began) {
+            entries.keys.insert(key.id.clone(), key.clone());
         }
     }
 
@@ -126,12 +133,9 @@ impl LookupCache {
     /// everything since `began`.
     pub(crate) fn remember_workspace(&self, began: Generation, workspace: &Workspace) {
         let mut entries = self.entries();
-        if entries.generation == began.0 {
-            entries.make_room();
-            if entries.generation == began.0 {
-                entries.count(&workspace.id, workspace.event_count);
-                entries.workspaces.insert(workspace.id.clone(), workspace.clone());
-            }
+        if entries.may_remember(began) {
+            entries.count(&workspace.id, workspace.event_count);
+            entries.workspaces.insert(workspace.id.clone(), workspace.clone());
         }
     }
 
