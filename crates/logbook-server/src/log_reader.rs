@@ -2,7 +2,7 @@
 //! stored event below a tree size in `seq` order, each with the tree's leaf at its
 //! position, and then any row that no append accounts for.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use logbook_storage::{Hash, LogEntry, Storage, StorageError, StoredEvent};
@@ -13,23 +13,46 @@ use crate::state::AppState;
 /// Stored events, each with the tree's leaf at its `seq`.
 type StoredChunk = Vec<(StoredEvent, Option<Hash>)>;
 
-/// Walks a workspace's stored events in chunks. The next chunk is read while the
-/// caller handles the last one, so that reading the store and writing a response
-/// use both cores.
+/// Walks a workspace's stored events in chunks of consecutive `seq`s. Several
+/// chunks are read at once, ahead of the caller: a store larger than memory
+/// answers reads from disk, and reads waited on together wait about as long as
+/// one, so the export of a large store is not one disk read at a time; and the
+/// chunks read while the caller writes a response use both cores.
 pub struct LogReader<'a> {
     state: &'a AppState,
     workspace: &'a str,
     size: u64,
     chunk: usize,
-    /// The next chunk being read, with the `seq` to read from after it.
-    next: Option<JoinHandle<Result<(StoredChunk, u64), StorageError>>>,
+    /// The most chunks read at once.
+    chunks_in_flight: usize,
+    /// The chunks being read, oldest first: each holds the `seq`s from its
+    /// first to the next one's first.
+    reading: VecDeque<JoinHandle<Result<StoredChunk, StorageError>>>,
+    /// The first `seq` of the next chunk to start reading.
+    next_from: u64,
 }
 
 impl<'a> LogReader<'a> {
-    /// A reader of the events below `size`, `chunk` at a time.
-    pub fn new(state: &'a AppState, workspace: &'a str, size: u64, chunk: usize) -> LogReader<'a> {
-        let mut reader = LogReader { state, workspace, size, chunk, next: None };
-        reader.read_ahead(0);
+    /// A reader of the events below `size`, `chunk` at a time, reading up to
+    /// `chunks_in_flight` chunks at once (at least one).
+    pub fn new(
+        state: &'a AppState,
+        workspace: &'a str,
+        size: u64,
+        chunk: usize,
+        chunks_in_flight: usize,
+    ) -> LogReader<'a> {
+        let chunks_in_flight = chunks_in_flight.max(1);
+        let mut reader = LogReader {
+            state,
+            workspace,
+            size,
+            chunk: chunk.max(1),
+            chunks_in_flight,
+            reading: VecDeque::new(),
+            next_from: 0,
+        };
+        reader.read_ahead();
         reader
     }
 
@@ -41,22 +64,27 @@ impl<'a> LogReader<'a> {
         stored.into_iter().map(|(row, leaf)| Ok((row.parse(self.workspace)?, leaf))).collect()
     }
 
-    /// [`LogReader::next_chunk`], the rows as stored, not read.
+    /// [`LogReader::next_chunk`], the rows as stored, not read. A chunk whose
+    /// rows are all missing is passed over: only the end of the log is empty.
     pub async fn next_stored_chunk(&mut self) -> Result<StoredChunk, StorageError> {
-        let Some(reading) = self.next.take() else { return Ok(Vec::new()) };
-        let (rows, from) =
-            reading.await.map_err(|error| StorageError::Backend(format!("reading a chunk: {error}")))??;
-        if !rows.is_empty() {
-            self.read_ahead(from);
+        while let Some(reading) = self.reading.pop_front() {
+            let rows = reading.await.map_err(|error| StorageError::Backend(format!("reading a chunk: {error}")))??;
+            self.read_ahead();
+            if !rows.is_empty() {
+                return Ok(rows);
+            }
         }
-        Ok(rows)
+        Ok(Vec::new())
     }
 
-    /// Starts reading the chunk from `from`, if it is below the size.
-    fn read_ahead(&mut self, from: u64) {
-        if from < self.size {
+    /// Starts reading chunks below the size until as many are being read as may be.
+    fn read_ahead(&mut self) {
+        while self.reading.len() < self.chunks_in_flight && self.next_from < self.size {
             let (storage, workspace) = (Arc::clone(self.state.storage()), self.workspace.to_string());
-            self.next = Some(tokio::spawn(read_chunk(storage, workspace, from, self.size, self.chunk)));
+            let from = self.next_from;
+            let until = from.saturating_add(self.chunk as u64).min(self.size);
+            self.reading.push_back(tokio::spawn(read_chunk(storage, workspace, from, until)));
+            self.next_from = until;
         }
     }
 
@@ -72,36 +100,34 @@ impl<'a> LogReader<'a> {
 impl Drop for LogReader<'_> {
     /// A reader dropped early (a client that went away) stops reading ahead.
     fn drop(&mut self) {
-        if let Some(reading) = self.next.take() {
+        for reading in self.reading.drain(..) {
             reading.abort();
         }
     }
 }
 
-/// Up to `chunk` stored events from `seq` `from` below `size`, with their leaves,
-/// and the `seq` to read from next.
+/// The stored events with a `seq` from `from` to before `until`, with their
+/// leaves. Rows are read by `seq` from `from`, as many as the span holds:
+/// where rows are missing, those read past `until` belong to the next chunk.
 async fn read_chunk(
     storage: Arc<dyn Storage>,
     workspace: String,
     from: u64,
-    size: u64,
-    chunk: usize,
-) -> Result<(StoredChunk, u64), StorageError> {
-    let rows = storage.stored_events(&workspace, from, chunk).await?;
+    until: u64,
+) -> Result<StoredChunk, StorageError> {
+    let span = usize::try_from(until - from).unwrap_or(usize::MAX);
+    let mut rows = storage.stored_events(&workspace, from, span).await?;
+    rows.retain(|row| row.seq < until);
     let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
-        return Ok((Vec::new(), size));
+        return Ok(Vec::new());
     };
-    let (first, last) = (first.seq, last.seq.min(size.saturating_sub(1)));
-    let span = usize::try_from(last.saturating_sub(first) + 1).unwrap_or(usize::MAX);
-    let leaves: HashMap<u64, Hash> = storage.tree_leaves(&workspace, first, span).await?.into_iter().collect();
-    let next = rows.last().map_or(size, |row| row.seq + 1);
-    let rows = rows
+    let span = usize::try_from(last.seq - first.seq + 1).unwrap_or(usize::MAX);
+    let leaves: HashMap<u64, Hash> = storage.tree_leaves(&workspace, first.seq, span).await?.into_iter().collect();
+    Ok(rows
         .into_iter()
-        .take_while(|row| row.seq < size)
         .map(|row| {
             let leaf = leaves.get(&row.seq).copied();
             (row, leaf)
         })
-        .collect();
-    Ok((rows, next))
+        .collect())
 }

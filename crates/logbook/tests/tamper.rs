@@ -160,3 +160,45 @@ async fn server_and_offline_verification_name_the_first_bad_seq() {
     let other_key = "logbook.local+00000000+AWNSOrdUjALruMr3by1WoD9pFM7C3kfztGgRtaOj0k49";
     assert_ne!(run(other_key).status.code(), Some(0), "a checkpoint does not verify under another key");
 }
+
+/// An export reads its rows a chunk of 1,000 `seq`s at a time, several chunks at
+/// once: a chunk whose rows are all gone, and a row gone at a chunk's end, must
+/// leave every other row exported once and in order, and verification must
+/// name the first missing `seq`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_missing_across_whole_chunks_leave_the_rest_exported_in_order() {
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let server = Server::start(directory.path());
+    let client = reqwest::Client::new();
+    let base = server.base.clone();
+    let (status, _) = post(&client, &format!("{base}/v1/workspaces"), OPERATOR, json!({"id": "gaps"})).await.unwrap();
+    assert_eq!(status, 201);
+    for batch in 0..5 {
+        let events: Vec<Value> = (0..1000)
+            .map(|n| json!({"action": "ticket.created", "actor": {"id": "U-1"}, "target": {"type": "ticket", "id": format!("T-{batch}-{n}")}}))
+            .collect();
+        let (status, _) =
+            post(&client, &format!("{base}/v1/workspaces/gaps/events"), OPERATOR, json!({"events": events}))
+                .await
+                .unwrap();
+        assert_eq!(status, 201);
+    }
+    let connection = Connection::open(directory.path().join("logbook.sqlite3")).expect("the database opens");
+    connection.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    let deleted = connection
+        .execute("DELETE FROM events WHERE workspace = 'gaps' AND ((seq >= 1000 AND seq < 2000) OR seq = 2999)", [])
+        .expect("tampering runs");
+    assert_eq!(deleted, 1001);
+
+    let export = get_text(&client, &format!("{base}/v1/workspaces/gaps/export?format=ndjson"), OPERATOR).await;
+    let exported: Vec<u64> = export
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).expect("a JSON line")["seq"].as_u64().expect("a seq"))
+        .collect();
+    let expected: Vec<u64> = (0..5000).filter(|seq| !(1000..2000).contains(seq) && *seq != 2999).collect();
+    assert_eq!(exported, expected, "every row left, once and in order");
+
+    let verdict = get_text(&client, &format!("{base}/v1/workspaces/gaps/verify"), OPERATOR).await;
+    let verdict: Value = serde_json::from_str(verdict.lines().last().expect("a verdict")).unwrap();
+    assert_eq!((verdict["seq"].as_u64(), verdict["problem"].as_str()), (Some(1000), Some("missing")), "{verdict}");
+}

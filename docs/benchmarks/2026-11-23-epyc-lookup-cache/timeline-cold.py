@@ -6,7 +6,9 @@ Usage: timeline-cold.py <data dir> <rounds> <logbook binary>...
 For each round and binary: drops the kernel's page cache, starts `logbook serve`
 on the data dir, asks for the 50 newest events of 200 records (the same records
 for every binary, drawn once from the store's record index with a fixed seed),
-one request at a time over one connection, and prints p50 and p99.
+one request at a time over one connection, and prints p50 and p99, and the
+server's reads from the kernel per request (`syscr` and `read_bytes` of
+/proc/<pid>/io; printed since the round after the one this script was written in).
 """
 import http.client, json, os, random, sqlite3, subprocess, sys, time
 from urllib.parse import quote
@@ -61,6 +63,7 @@ for round_number in range(1, rounds + 1):
                 key = request(connection, "POST", f"/v1/workspaces/{workspace}/keys", OPERATOR,
                               {"name": "timeline-cold", "roles": ["auditor"]})
                 tokens[workspace] = key["token"]
+        io_before = open(f"/proc/{child.pid}/io").read()
         latencies = []
         for workspace, record_type, record_id in records:
             path = f"/v1/workspaces/{workspace}/records/{quote(record_type, safe='')}/{quote(record_id, safe='')}/events?limit=50"
@@ -68,6 +71,10 @@ for round_number in range(1, rounds + 1):
             page = request(connection, "GET", path, tokens[workspace])
             latencies.append((time.perf_counter() - began) * 1000)
             assert page["events"], path
+        io_after = open(f"/proc/{child.pid}/io").read()
+        grab = lambda text, key: int([l for l in text.splitlines() if l.startswith(key)][0].split()[1])
+        print("syscr per request", (grab(io_after, "syscr") - grab(io_before, "syscr")) / len(records),
+              "read KiB per request", (grab(io_after, "read_bytes") - grab(io_before, "read_bytes")) / 1024 / len(records))
         latencies.sort()
         p50, p99 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99) - 1]
         print(f"{round_number} {os.path.basename(binary):18s} cold timeline p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  "

@@ -307,6 +307,9 @@ pub async fn verify(
 /// How many events verification reads at once; it reports progress after each.
 pub const VERIFY_CHUNK: usize = 5000;
 
+/// How many chunks verification reads at once, ahead of the one it checks.
+const VERIFY_CHUNKS_IN_FLIGHT: usize = 2;
+
 async fn verify_log(
     state: &AppState,
     workspace: &str,
@@ -315,7 +318,7 @@ async fn verify_log(
 ) -> Result<Result<u64, Finding>, StorageError> {
     let root = state.storage().tree_root(workspace, size).await?;
     let mut verifier = LogVerifier::new(size);
-    let mut reader = LogReader::new(state, workspace, size, VERIFY_CHUNK);
+    let mut reader = LogReader::new(state, workspace, size, VERIFY_CHUNK, VERIFY_CHUNKS_IN_FLIGHT);
     loop {
         let chunk = reader.next_chunk().await?;
         if chunk.is_empty() {
