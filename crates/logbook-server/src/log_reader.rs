@@ -27,7 +27,7 @@ pub struct LogReader<'a> {
     chunks_in_flight: usize,
     /// The chunks being read, oldest first: each holds the `seq`s from its
     /// first to the next one's first.
-    reading: VecDeque<JoinHandle<Result<StoredChunk, StorageError>>>,
+    reading: VecDeque<JoinHandle<Result<ReadChunk, StorageError>>>,
     /// The first `seq` of the next chunk to start reading.
     next_from: u64,
 }
@@ -68,10 +68,17 @@ impl<'a> LogReader<'a> {
     /// rows are all missing is passed over: only the end of the log is empty.
     pub async fn next_stored_chunk(&mut self) -> Result<StoredChunk, StorageError> {
         while let Some(reading) = self.reading.pop_front() {
-            let rows = reading.await.map_err(|error| StorageError::Backend(format!("reading a chunk: {error}")))??;
+            let read = reading.await.map_err(|error| StorageError::Backend(format!("reading a chunk: {error}")))??;
+            match read.first_found {
+                // No row is stored from that chunk on (rows deleted, or a size
+                // changed behind Logbook's back): there is nothing more to read.
+                None => self.next_from = self.size,
+                // No row is stored before the one found: chunks start from it.
+                Some(seq) => self.next_from = self.next_from.max(seq),
+            }
             self.read_ahead();
-            if !rows.is_empty() {
-                return Ok(rows);
+            if !read.rows.is_empty() {
+                return Ok(read.rows);
             }
         }
         Ok(Vec::new())
@@ -106,28 +113,49 @@ impl Drop for LogReader<'_> {
     }
 }
 
+/// A chunk as read.
+struct ReadChunk {
+    /// Its rows, each with the tree's leaf at its `seq`.
+    rows: StoredChunk,
+    /// The `seq` of the first row stored at or past the chunk's first `seq`,
+    /// in the chunk or after it; `None` when there is none.
+    first_found: Option<u64>,
+}
+
 /// The stored events with a `seq` from `from` to before `until`, with their
 /// leaves. Rows are read by `seq` from `from`, as many as the span holds:
-/// where rows are missing, those read past `until` belong to the next chunk.
+/// where rows are missing, those read past `until` belong to a later chunk.
 async fn read_chunk(
     storage: Arc<dyn Storage>,
     workspace: String,
     from: u64,
     until: u64,
-) -> Result<StoredChunk, StorageError> {
+) -> Result<ReadChunk, StorageError> {
     let span = usize::try_from(until - from).unwrap_or(usize::MAX);
-    let mut rows = storage.stored_events(&workspace, from, span).await?;
-    rows.retain(|row| row.seq < until);
+    let (mut rows, mut first_found, mut next) = (Vec::new(), None, from);
+    loop {
+        let read = storage.stored_events(&workspace, next, span).await?;
+        first_found = first_found.or(read.first().map(|row| row.seq));
+        // A `seq` stored twice (PostgreSQL's key allows it) leaves a read cut
+        // short by its limit before `until`: the rest is read after its last row.
+        let cut_short = read.len() == span && read.last().is_some_and(|row| row.seq + 1 < until);
+        next = read.last().map_or(until, |row| row.seq.saturating_add(1));
+        rows.extend(read.into_iter().filter(|row| row.seq < until));
+        if !cut_short {
+            break;
+        }
+    }
     let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
-        return Ok(Vec::new());
+        return Ok(ReadChunk { rows: Vec::new(), first_found });
     };
     let span = usize::try_from(last.seq - first.seq + 1).unwrap_or(usize::MAX);
     let leaves: HashMap<u64, Hash> = storage.tree_leaves(&workspace, first.seq, span).await?.into_iter().collect();
-    Ok(rows
+    let rows = rows
         .into_iter()
         .map(|row| {
             let leaf = leaves.get(&row.seq).copied();
             (row, leaf)
         })
-        .collect())
+        .collect();
+    Ok(ReadChunk { rows, first_found })
 }

@@ -276,6 +276,43 @@ async fn exports_verify_offline_whole_or_filtered(backend: Backend) {
     }
 }
 
+/// PostgreSQL's key lets a `seq` be stored twice (a row copied behind
+/// Logbook's back with another `received_at`). An export reads a chunk of 1000
+/// `seq`s with a limit of 1000 rows, so the copy cuts the read short: the rows
+/// after it must still be exported, each once, in order.
+#[tokio::test]
+async fn a_seq_stored_twice_on_postgresql_leaves_every_row_exported() {
+    if !Backend::Postgres.available().await {
+        return;
+    }
+    let app = TestApp::on(Backend::Postgres, &["acme"]).await;
+    for batch in 0..2 {
+        let events = (0..750).map(|n| event("ticket.created", "ticket", &format!("T-{batch}-{n}"))).collect();
+        app.ingest("acme", events).await;
+    }
+    let url = app.database_url().expect("a database");
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("PostgreSQL answers");
+    tokio::spawn(connection);
+    let copied = client
+        .execute(
+            "INSERT INTO events SELECT workspace, seq, received_at + 1, id || '-copy', action, category, occurred_at,
+                    actor_type, actor_id, target_type, target_id, outcome, ip, NULL, body, personal, leaf_hash,
+                    search_text
+             FROM events WHERE workspace = 'acme' AND seq = 500",
+            &[],
+        )
+        .await
+        .expect("tampering runs");
+    assert_eq!(copied, 1);
+    let (status, text) = app.text("/v1/workspaces/acme/export?format=ndjson", common::OPERATOR, None).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let exported: Vec<u64> =
+        text.lines().map(|line| serde_json::from_str::<Value>(line).unwrap()["seq"].as_u64().unwrap()).collect();
+    let mut expected: Vec<u64> = (0..1500).collect();
+    expected.insert(500, 500);
+    assert!(exported == expected, "each row once and the copy, in order: not {} rows", exported.len());
+}
+
 on_both_backends! {
     checkpoints_and_proofs_verify_with_the_published_key,
     readers_prove_only_what_they_may_see,

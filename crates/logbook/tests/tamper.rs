@@ -161,44 +161,69 @@ async fn server_and_offline_verification_name_the_first_bad_seq() {
     assert_ne!(run(other_key).status.code(), Some(0), "a checkpoint does not verify under another key");
 }
 
-/// An export reads its rows a chunk of 1,000 `seq`s at a time, several chunks at
-/// once: a chunk whose rows are all gone, and a row gone at a chunk's end, must
-/// leave every other row exported once and in order, and verification must
-/// name the first missing `seq`.
+/// An export reads its rows a chunk of 1,000 `seq`s at a time, four chunks at
+/// once. Rows missing over more chunks than are read at once, a row gone at a
+/// chunk's end and the last row gone must leave every other row exported once
+/// and in order, and verification must name the first missing `seq`; a size
+/// raised far past the rows, behind Logbook's back, must not keep an export
+/// reading empty chunks.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_missing_across_whole_chunks_leave_the_rest_exported_in_order() {
+    const EVENTS: u64 = 12_000;
     let directory = tempfile::tempdir().expect("a temporary directory");
     let server = Server::start(directory.path());
     let client = reqwest::Client::new();
-    let base = server.base.clone();
-    let (status, _) = post(&client, &format!("{base}/v1/workspaces"), OPERATOR, json!({"id": "gaps"})).await.unwrap();
+    let (status, _) =
+        post(&client, &format!("{}/v1/workspaces", server.base), OPERATOR, json!({"id": "gaps"})).await.unwrap();
     assert_eq!(status, 201);
-    for batch in 0..5 {
+    for batch in 0..EVENTS / 1000 {
         let events: Vec<Value> = (0..1000)
             .map(|n| json!({"action": "ticket.created", "actor": {"id": "U-1"}, "target": {"type": "ticket", "id": format!("T-{batch}-{n}")}}))
             .collect();
-        let (status, _) =
-            post(&client, &format!("{base}/v1/workspaces/gaps/events"), OPERATOR, json!({"events": events}))
-                .await
-                .unwrap();
+        let url = format!("{}/v1/workspaces/gaps/events", server.base);
+        let (status, _) = post(&client, &url, OPERATOR, json!({"events": events})).await.unwrap();
         assert_eq!(status, 201);
     }
     let connection = Connection::open(directory.path().join("logbook.sqlite3")).expect("the database opens");
     connection.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    let missing = |seq: &u64| (1000..9000).contains(seq) || [9999, EVENTS - 1].contains(seq);
     let deleted = connection
-        .execute("DELETE FROM events WHERE workspace = 'gaps' AND ((seq >= 1000 AND seq < 2000) OR seq = 2999)", [])
+        .execute(
+            "DELETE FROM events WHERE workspace = 'gaps' AND ((seq >= 1000 AND seq < 9000) OR seq IN (9999, 11999))",
+            [],
+        )
         .expect("tampering runs");
-    assert_eq!(deleted, 1001);
+    assert_eq!(deleted, (0..EVENTS).filter(missing).count());
+    let expected: Vec<u64> = (0..EVENTS).filter(|seq| !missing(seq)).collect();
 
-    let export = get_text(&client, &format!("{base}/v1/workspaces/gaps/export?format=ndjson"), OPERATOR).await;
-    let exported: Vec<u64> = export
-        .lines()
-        .map(|line| serde_json::from_str::<Value>(line).expect("a JSON line")["seq"].as_u64().expect("a seq"))
-        .collect();
-    let expected: Vec<u64> = (0..5000).filter(|seq| !(1000..2000).contains(seq) && *seq != 2999).collect();
-    assert_eq!(exported, expected, "every row left, once and in order");
-
-    let verdict = get_text(&client, &format!("{base}/v1/workspaces/gaps/verify"), OPERATOR).await;
+    let exported_seqs = |base: String| {
+        let client = client.clone();
+        async move {
+            let url = format!("{base}/v1/workspaces/gaps/export?format=ndjson");
+            let export = tokio::time::timeout(std::time::Duration::from_secs(60), get_text(&client, &url, OPERATOR))
+                .await
+                .expect("the export ends");
+            export
+                .lines()
+                .map(|line| serde_json::from_str::<Value>(line).expect("a JSON line")["seq"].as_u64().expect("a seq"))
+                .collect::<Vec<u64>>()
+        }
+    };
+    let exported = exported_seqs(server.base.clone()).await;
+    assert!(exported == expected, "every row left, once and in order, not {} rows", exported.len());
+    let verdict = get_text(&client, &format!("{}/v1/workspaces/gaps/verify", server.base), OPERATOR).await;
     let verdict: Value = serde_json::from_str(verdict.lines().last().expect("a verdict")).unwrap();
     assert_eq!((verdict["seq"].as_u64(), verdict["problem"].as_str()), (Some(1000), Some("missing")), "{verdict}");
+
+    // The size a workspace's export reads to, raised to 2^50 while no server
+    // runs: the export ends once no row is left to read.
+    drop(server);
+    connection
+        .execute("UPDATE workspaces SET next_seq = 1125899906842624 WHERE id = 'gaps'", [])
+        .expect("tampering runs");
+    let server = Server::start(directory.path());
+    // The rows as before, and the first export's own audit event after them.
+    let exported = exported_seqs(server.base.clone()).await;
+    assert!(exported.starts_with(&expected), "{} rows, not those exported before", exported.len());
+    assert!(exported[expected.len()..].iter().all(|seq| *seq >= EVENTS), "{:?}", &exported[expected.len()..]);
 }

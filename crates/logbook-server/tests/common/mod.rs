@@ -171,6 +171,14 @@ impl TestApp {
         token
     }
 
+    /// The URL of the PostgreSQL database the app runs on, if it runs on one.
+    pub fn database_url(&self) -> Option<&str> {
+        match &self._place {
+            Place::Database(database) => Some(&database.url),
+            Place::Directory(_) => None,
+        }
+    }
+
     /// The token of `role` in `workspace`.
     pub fn key(&self, workspace: &str, role: Role) -> &str {
         &self.keys[workspace][&role]
