@@ -35,7 +35,8 @@ const EXPORT_CHUNK: usize = 1000;
 /// How many chunks an export reads at once. A store larger than memory reads
 /// its rows from disk: at 10M events, read cold, four at once exported a
 /// median of 230,000 events/s against 144,000 with one ahead (BENCHMARKS.md).
-/// Eight were not much faster and would hold every reader thread of the store.
+/// Eight were faster in three of four runs (median 301,000 against 252,000) but
+/// would hold every reader thread of the store.
 const EXPORT_CHUNKS_IN_FLIGHT: usize = 4;
 
 /// The response header naming the tree size an export was taken at.
