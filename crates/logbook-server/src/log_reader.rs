@@ -42,13 +42,12 @@ impl<'a> LogReader<'a> {
         chunk: usize,
         chunks_in_flight: usize,
     ) -> LogReader<'a> {
-        let chunks_in_flight = chunks_in_flight.max(1);
         let mut reader = LogReader {
             state,
             workspace,
             size,
             chunk: chunk.max(1),
-            chunks_in_flight,
+            chunks_in_flight: chunks_in_flight.max(1),
             reading: VecDeque::new(),
             next_from: 0,
         };
