@@ -30,6 +30,15 @@ pub(crate) enum Dialect {
 }
 
 impl Dialect {
+    /// The column a page reads after an event's leaf: SQLite's packed body
+    /// (`sqlite/packing.rs`); PostgreSQL compresses large rows itself.
+    fn packed_column(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => ", e.packed",
+            Dialect::Postgres => "",
+        }
+    }
+
     /// The placeholder of the `number`th parameter (counting from 1).
     pub(crate) fn placeholder(self, number: usize) -> String {
         match self {
@@ -160,13 +169,15 @@ fn bind(parameters: &mut Parameters, value: SqlValue) -> String {
     parameters.dialect.placeholder(parameters.values.len())
 }
 
-/// Builds the page query: `SELECT seq, id, body, leaf_hash FROM …` in feed order.
+/// Builds the page query: `SELECT seq, id, body, leaf_hash FROM …` in feed order
+/// (and `packed` on SQLite).
 pub(crate) fn page_query(dialect: Dialect, workspace: &str, query: &EventQuery) -> Sql {
     let Selection { from, ordering, conditions, parameters, .. } =
         selection(dialect, workspace, &query.filter, query.max_seq, true);
     page_order(conditions, parameters, ordering, query, |conditions, order_by, limit| {
         format!(
-            "SELECT e.seq, e.id, e.body, e.leaf_hash FROM {from} WHERE {conditions} ORDER BY {order_by} LIMIT {limit}"
+            "SELECT e.seq, e.id, e.body, e.leaf_hash{packed} FROM {from} WHERE {conditions} ORDER BY {order_by} LIMIT {limit}",
+            packed = dialect.packed_column()
         )
     })
 }

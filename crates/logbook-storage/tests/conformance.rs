@@ -41,7 +41,10 @@ impl Sqlite {
 
 impl Backend for Sqlite {
     fn open(&self) -> Arc<dyn Storage> {
-        Arc::new(logbook_storage::sqlite::SqliteStorage::open(self.directory.path()).expect("SQLite opens"))
+        // Trained after a few events, so that each check reads rows kept as
+        // text and packed rows side by side (`sqlite/packing.rs`).
+        let storage = logbook_storage::sqlite::SqliteStorage::open_training_after(self.directory.path(), 32);
+        Arc::new(storage.expect("SQLite opens"))
     }
     fn reopen(&self) -> Arc<dyn Storage> {
         self.open()

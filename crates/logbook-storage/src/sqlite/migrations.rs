@@ -21,7 +21,7 @@ struct Migration {
 }
 
 /// The migrations, in order.
-const MIGRATIONS: [Migration; 10] = [
+const MIGRATIONS: [Migration; 11] = [
     Migration { script: include_str!("migrations/0001_initial.sql"), fill: None },
     Migration { script: include_str!("migrations/0002_search_text.sql"), fill: Some(fill_search_text) },
     Migration { script: include_str!("migrations/0003_events_by_category.sql"), fill: None },
@@ -35,11 +35,13 @@ const MIGRATIONS: [Migration; 10] = [
         script: include_str!("migrations/0010_tree_nodes_by_last_leaf.sql"),
         fill: Some(fill_tree_nodes_by_last_leaf),
     },
+    Migration { script: include_str!("migrations/0011_packed_events.sql"), fill: None },
 ];
 
 /// The first schema version whose staged tables `staging::apply` reads
-/// (migration 0009; 0009 carries over the rows 0008's tables hold).
-const STAGING_SINCE: usize = 9;
+/// (migration 0011, which adds `packed` to them; 0009 and 0011 carry over the
+/// rows the tables before them hold).
+const STAGING_SINCE: usize = 11;
 
 /// Applies the migrations the database has not had, each in one transaction.
 pub(super) fn migrate(connection: &Connection) -> Result<(), StorageError> {

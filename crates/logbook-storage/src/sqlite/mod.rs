@@ -13,6 +13,9 @@
 mod checkpointer;
 mod lookup_cache;
 mod migrations;
+mod packing;
+#[cfg(test)]
+mod packing_tests;
 #[cfg(test)]
 mod plan_tests;
 mod pool;
@@ -24,8 +27,8 @@ mod staging_tests;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use logbook_core::integrity::Commitments;
@@ -47,6 +50,8 @@ use crate::rows::{
 };
 use checkpointer::Checkpointer;
 use lookup_cache::LookupCache;
+use packing::{Packer, Unpacker};
+pub use packing::{TRAIN_AFTER_EVENTS, write_training_sample};
 use pool::ReadPool;
 use staging::{Destination, Visibility};
 use writer::Writer;
@@ -61,6 +66,9 @@ pub struct SqliteStorage {
     readers: ReadPool,
     visibility: Arc<Visibility>,
     lookups: Arc<LookupCache>,
+    /// What the writer packs event rows with (used on the writer's thread only).
+    packer: Arc<Mutex<Packer>>,
+    unpacker: Arc<Unpacker>,
     path: PathBuf,
 }
 
@@ -132,6 +140,13 @@ impl SqliteStorage {
     /// Opens (creating if needed) the database in `data_dir` and applies any
     /// pending migrations.
     pub fn open(data_dir: &Path) -> Result<SqliteStorage, StorageError> {
+        SqliteStorage::open_training_after(data_dir, TRAIN_AFTER_EVENTS)
+    }
+
+    /// [`SqliteStorage::open`], training the dictionary event rows are packed
+    /// with once `events` events were written as text (tests train early, so
+    /// that they read packed rows and text rows side by side).
+    pub fn open_training_after(data_dir: &Path, events: usize) -> Result<SqliteStorage, StorageError> {
         let path = data_dir.join(DATABASE_FILE);
         create_private(data_dir, &path)
             .map_err(|error| StorageError::Backend(format!("cannot prepare {}: {error}", data_dir.display())))?;
@@ -158,6 +173,8 @@ impl SqliteStorage {
             readers: ReadPool::new(path.clone()),
             visibility,
             lookups: Arc::new(LookupCache::default()),
+            packer: Arc::new(Mutex::new(Packer::new(events))),
+            unpacker: Arc::new(Unpacker::default()),
             path,
         })
     }
@@ -295,6 +312,7 @@ fn rowid_of(number: i64, seq: i64) -> i64 {
 /// `destination`; see [`Storage::append`].
 fn append_events(
     connection: &Connection,
+    packer: &mut Packer,
     destination: Destination,
     workspace: &str,
     events: &[NewEvent],
@@ -332,7 +350,7 @@ fn append_events(
             })
             .transpose()
     })?;
-    write_plan(connection, destination, (workspace, number), &plan)?;
+    write_plan(connection, packer, destination, (workspace, number), &plan)?;
     Ok(plan.answers)
 }
 
@@ -340,6 +358,7 @@ fn append_events(
 /// the events' own rows to `destination`.
 fn write_plan(
     connection: &Connection,
+    packer: &mut Packer,
     destination: Destination,
     (workspace, number): (&str, i64),
     plan: &AppendPlan<'_>,
@@ -347,7 +366,7 @@ fn write_plan(
     let mut insert_event = connection
         .prepare_cached(&format!(
             "INSERT INTO {} ({}, {})
-             VALUES (?18, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+             VALUES (?18, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?19)",
             destination.events(),
             destination.event_rowid(),
             staging::EVENT_COLUMNS
@@ -367,6 +386,7 @@ fn write_plan(
              UNION ALL SELECT 1 FROM event_changes WHERE workspace = ?1 AND seq = ?2",
         )
         .map_err(backend)?;
+    packer.prepare(connection, &plan.events)?;
     for row in &plan.events {
         let body = &row.event.body;
         if id_taken.exists(params![workspace, row.event.id]).map_err(backend)? {
@@ -381,6 +401,11 @@ fn write_plan(
                 row.seq
             )));
         }
+        let packed = packer.pack(&row.body_json, &row.personal_json)?;
+        let (body_json, personal_json) = match packed {
+            Some(_) => ("", ""),
+            None => (row.body_json.as_str(), row.personal_json.as_str()),
+        };
         insert_event
             .execute(params![
                 workspace,
@@ -396,11 +421,12 @@ fn write_plan(
                 body.outcome.as_str(),
                 body.context.ip,
                 body.idempotency_key,
-                row.body_json,
-                row.personal_json,
+                body_json,
+                personal_json,
                 row.leaf.as_slice(),
                 row.search_text,
                 rowid_of(number, row.seq),
+                packed,
             ])
             .map_err(|error| match error {
                 rusqlite::Error::SqliteFailure(failure, _)
@@ -655,12 +681,15 @@ impl Storage for SqliteStorage {
 
     async fn append(&self, workspace: &str, events: Vec<NewEvent>) -> Result<Vec<Appended>, StorageError> {
         let workspace = workspace.to_string();
-        let lookups = self.lookups.clone();
+        let (lookups, packer) = (self.lookups.clone(), self.packer.clone());
         let counted = workspace.clone();
         self.writer
             .append_then(
                 events.len(),
-                move |connection, destination| append_events(connection, destination, &workspace, &events),
+                move |connection, destination| {
+                    let mut packer = packer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    append_events(connection, &mut packer, destination, &workspace, &events)
+                },
                 move |appended: &Vec<Appended>| {
                     let stored = appended.iter().filter(|answer| !answer.duplicate);
                     if let Some(event_count) = stored.map(|answer| answer.seq + 1).max() {
@@ -675,7 +704,7 @@ impl Storage for SqliteStorage {
         self.visibility.wait_until_indexed().await?;
         let rows_ahead = filter_sql::record_page_rowids(workspace, query);
         let sql = filter_sql::page_query(Dialect::Sqlite, workspace, query);
-        let workspace = workspace.to_string();
+        let (workspace, unpacker) = (workspace.to_string(), self.unpacker.clone());
         let page = self.readers.read(move |connection| {
             let mut statement = connection.prepare_cached(&sql.text).map_err(backend)?;
             let rows = statement
@@ -685,11 +714,13 @@ impl Storage for SqliteStorage {
                         row.get::<_, String>(1)?,
                         row.get::<_, String>(2)?,
                         row.get::<_, Vec<u8>>(3)?,
+                        row.get::<_, Option<Vec<u8>>>(4)?,
                     ))
                 })
                 .map_err(backend)?;
             rows.map(|row| {
-                let (seq, id, body, leaf) = row.map_err(backend)?;
+                let (seq, id, body, leaf, packed) = row.map_err(backend)?;
+                let (body, _) = unpacker.row_json(connection, seq, (body, String::new(), packed))?;
                 to_event(&workspace, seq, id, &body, &leaf)
             })
             .collect()
@@ -734,16 +765,18 @@ impl Storage for SqliteStorage {
 
     async fn event(&self, workspace: &str, id: &str) -> Result<Option<Event>, StorageError> {
         self.visibility.wait_until_indexed().await?;
-        let (workspace, id) = (workspace.to_string(), id.to_string());
+        let (workspace, id, unpacker) = (workspace.to_string(), id.to_string(), self.unpacker.clone());
         self.readers
             .read(move |connection| {
-                let row: Option<(i64, String, Vec<u8>)> = connection
-                    .prepare_cached("SELECT seq, body, leaf_hash FROM events WHERE workspace = ?1 AND id = ?2")
+                let row: Option<(i64, String, Vec<u8>, Option<Vec<u8>>)> = connection
+                    .prepare_cached("SELECT seq, body, leaf_hash, packed FROM events WHERE workspace = ?1 AND id = ?2")
                     .map_err(backend)?
-                    .query_row(params![workspace, id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                    .query_row(params![workspace, id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
                     .optional()
                     .map_err(backend)?;
-                row.map(|(seq, body, leaf)| to_event(&workspace, seq, id.clone(), &body, &leaf)).transpose()
+                let Some((seq, body, leaf, packed)) = row else { return Ok(None) };
+                let (body, _) = unpacker.row_json(connection, seq, (body, String::new(), packed))?;
+                to_event(&workspace, seq, id, &body, &leaf).map(Some)
             })
             .await
     }
@@ -767,7 +800,7 @@ impl Storage for SqliteStorage {
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StorageError> {
         self.visibility.wait_until_indexed().await?;
-        let workspace = workspace.to_string();
+        let (workspace, unpacker) = (workspace.to_string(), self.unpacker.clone());
         self.readers
             .read(move |connection| {
                 let mut statement = connection
@@ -775,7 +808,7 @@ impl Storage for SqliteStorage {
                         // By `seq` through the primary key, not by rowid: a row
                         // moved or added behind Logbook's back must show up here,
                         // where verification reads, whatever its rowid.
-                        "SELECT seq, id, body, leaf_hash, personal FROM events
+                        "SELECT seq, id, body, leaf_hash, personal, packed FROM events
                          WHERE workspace = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
                     )
                     .map_err(backend)?;
@@ -793,12 +826,14 @@ impl Storage for SqliteStorage {
                                 row.get::<_, String>(2)?,
                                 row.get::<_, Vec<u8>>(3)?,
                                 row.get::<_, String>(4)?,
+                                row.get::<_, Option<Vec<u8>>>(5)?,
                             ))
                         },
                     )
                     .map_err(backend)?;
                 rows.map(|row| {
-                    let (seq, id, body_json, leaf, personal_json) = row.map_err(backend)?;
+                    let (seq, id, body, leaf, personal, packed) = row.map_err(backend)?;
+                    let (body_json, personal_json) = unpacker.row_json(connection, seq, (body, personal, packed))?;
                     Ok(StoredEvent { seq: to_unsigned(seq, "seq")?, id, body_json, personal_json, leaf })
                 })
                 .collect()
@@ -808,19 +843,21 @@ impl Storage for SqliteStorage {
 
     async fn commitments(&self, workspace: &str, seqs: Vec<u64>) -> Result<Vec<(u64, Commitments)>, StorageError> {
         self.visibility.wait_until_indexed().await?;
-        let workspace = workspace.to_string();
+        let (workspace, unpacker) = (workspace.to_string(), self.unpacker.clone());
         self.readers
             .read(move |connection| {
                 let mut statement = connection
-                    .prepare_cached("SELECT personal FROM events WHERE workspace = ?1 AND seq = ?2")
+                    .prepare_cached("SELECT body, personal, packed FROM events WHERE workspace = ?1 AND seq = ?2")
                     .map_err(backend)?;
                 let mut found = Vec::with_capacity(seqs.len());
                 for seq in seqs {
-                    let personal: Option<String> = statement
-                        .query_row(params![workspace, i64::try_from(seq).unwrap_or(i64::MAX)], |row| row.get(0))
+                    let position = i64::try_from(seq).unwrap_or(i64::MAX);
+                    let row: Option<(String, String, Option<Vec<u8>>)> = statement
+                        .query_row(params![workspace, position], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
                         .optional()
                         .map_err(backend)?;
-                    if let Some(personal) = personal {
+                    if let Some(row) = row {
+                        let (_, personal) = unpacker.row_json(connection, position, row)?;
                         found.push((seq, to_commitments(seq, &personal)?));
                     }
                 }

@@ -97,7 +97,7 @@ impl Destination {
 
 /// The columns of an event's row, in both of its tables.
 pub(crate) const EVENT_COLUMNS: &str = "workspace, seq, id, action, category, occurred_at, actor_type, actor_id, \
-     target_type, target_id, outcome, ip, idempotency_key, body, personal, leaf_hash, search_text";
+     target_type, target_id, outcome, ip, idempotency_key, body, personal, leaf_hash, search_text, packed";
 
 /// The columns of a daily count, in both of its tables.
 pub(crate) const COUNT_KEY: &str = "workspace, day, category, action, actor_type, target_type, outcome";

@@ -8,6 +8,7 @@ use logbook_core::{Catalog, Category, EventFilter, EventQuery, GroupBy, Order, T
 use logbook_workload::{Workload, WorkloadConfig};
 use rusqlite::Connection;
 
+use super::packing::Packer;
 use super::staging::{self, Destination, Moved};
 use super::{DATABASE_FILE, SqliteStorage, append_events};
 use crate::{NewEvent, NewWorkspace, Storage};
@@ -38,6 +39,12 @@ pub(super) fn events(count: usize) -> Vec<NewEvent> {
         .collect()
 }
 
+/// A packer that never trains: these tests compare rows as text (packed rows
+/// are read back in `packing_tests.rs` and the conformance suite).
+pub(super) fn text_only() -> Packer {
+    Packer::new(usize::MAX)
+}
+
 /// A database with the schema and two workspaces, written through `connection`.
 pub(super) fn database() -> Connection {
     let connection = Connection::open_in_memory().unwrap();
@@ -57,7 +64,7 @@ pub(super) fn database() -> Connection {
 /// Appends `events` to `workspace` in one transaction, their rows to `destination`.
 pub(super) fn append(connection: &Connection, destination: Destination, workspace: &str, events: &[NewEvent]) {
     connection.execute_batch("BEGIN").unwrap();
-    append_events(connection, destination, workspace, events).unwrap();
+    append_events(connection, &mut text_only(), destination, workspace, events).unwrap();
     connection.execute_batch("COMMIT").unwrap();
 }
 
@@ -142,19 +149,19 @@ fn a_duplicate_or_a_taken_id_is_found_among_staged_events() {
     // Event 0 has the idempotency key `key-0`; a retry in an indexed append
     // answers with the staged original.
     connection.execute_batch("BEGIN").unwrap();
-    let retried = append_events(&connection, Destination::Indexed, "acme", &batch[..1]).unwrap();
+    let retried = append_events(&connection, &mut text_only(), Destination::Indexed, "acme", &batch[..1]).unwrap();
     assert!(retried[0].duplicate && retried[0].seq == 0, "{retried:?}");
     // An id staged is taken for an indexed append, and the other way round.
     let mut taken = batch[6].clone();
     taken.id = batch[2].id.clone();
-    let refused = append_events(&connection, Destination::Indexed, "acme", &[taken]);
+    let refused = append_events(&connection, &mut text_only(), Destination::Indexed, "acme", &[taken]);
     assert!(matches!(refused, Err(crate::StorageError::Conflict(_))), "{refused:?}");
     connection.execute_batch("COMMIT").unwrap();
     append(&connection, Destination::Indexed, "acme", &batch[5..7]);
     let mut taken = batch[8].clone();
     taken.id = batch[6].id.clone();
     connection.execute_batch("BEGIN").unwrap();
-    let refused = append_events(&connection, Destination::Staged, "acme", &[taken]);
+    let refused = append_events(&connection, &mut text_only(), Destination::Staged, "acme", &[taken]);
     assert!(matches!(refused, Err(crate::StorageError::Conflict(_))), "{refused:?}");
     connection.execute_batch("ROLLBACK").unwrap();
 }
@@ -176,7 +183,7 @@ fn a_staged_event_whose_place_was_taken_behind_logbook_s_back_is_refused() {
             ))
             .unwrap();
         connection.execute_batch("BEGIN").unwrap();
-        let refused = append_events(&connection, Destination::Staged, "acme", &batch[1..]);
+        let refused = append_events(&connection, &mut text_only(), Destination::Staged, "acme", &batch[1..]);
         let message = refused.expect_err("the place is taken").to_string();
         assert!(message.contains("event 1 of acme cannot be stored"), "{message}");
         connection.execute_batch("ROLLBACK").unwrap();
