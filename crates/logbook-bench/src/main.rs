@@ -57,7 +57,7 @@ pub struct Args {
     pub out: PathBuf,
     /// Where the workload and the data directories go (default: a temporary
     /// directory). Needs about 1.1 GB of workload per million events, plus the
-    /// largest store (each is deleted once measured): about 2.5 GB per million
+    /// largest store (each is deleted once measured): about 1.7 GB per million
     /// events for Logbook's embedded store, 3.2 GB on PostgreSQL.
     #[arg(long)]
     pub scratch: Option<PathBuf>,

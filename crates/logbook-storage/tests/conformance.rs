@@ -41,8 +41,9 @@ impl Sqlite {
 
 impl Backend for Sqlite {
     fn open(&self) -> Arc<dyn Storage> {
-        // Trained after a few events, so that each check reads rows kept as
-        // text and packed rows side by side (`sqlite/packing.rs`).
+        // Trained after a few events, so that the checks that store more than
+        // that read rows kept as text and packed rows side by side
+        // (`sqlite/packing.rs`).
         let storage = logbook_storage::sqlite::SqliteStorage::open_training_after(self.directory.path(), 32);
         Arc::new(storage.expect("SQLite opens"))
     }

@@ -57,9 +57,9 @@ pub(crate) struct Packer {
     sample_sizes: Vec<usize>,
 }
 
-/// A dictionary ready to pack with, and its row's number.
+/// A dictionary ready to pack with, its row's number and its zstd id.
 struct PackingDictionary {
-    number: i64,
+    stored_as: (i64, u32),
     prepared: CDict<'static>,
 }
 
@@ -77,17 +77,19 @@ impl Packer {
     }
 
     /// Makes ready to pack `rows` inside the writer's transaction: takes the
-    /// newest dictionary the transaction sees (so that a dictionary whose
-    /// transaction was rolled back is never used), or, with none, learns from
-    /// the rows and trains one once it has enough samples. Rows written in the
-    /// transaction that stores a dictionary are packed with it.
+    /// newest dictionary the transaction sees, by number and zstd id (so that
+    /// a dictionary whose transaction was rolled back is never used, even when
+    /// another took its number), or, with none, learns from the rows and trains
+    /// one once it has enough samples. Rows written in the transaction that
+    /// stores a dictionary are packed with it.
     pub(crate) fn prepare(&mut self, connection: &Connection, rows: &[EventRow<'_>]) -> Result<(), StorageError> {
-        let newest: Option<i64> = connection
-            .prepare_cached("SELECT MAX(number) FROM dictionaries")
+        let newest: Option<(i64, u32)> = connection
+            .prepare_cached("SELECT number, zstd_id FROM dictionaries ORDER BY number DESC LIMIT 1")
             .map_err(backend)?
-            .query_row([], |row| row.get(0))
+            .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()
             .map_err(backend)?;
-        if newest != self.dictionary.as_ref().map(|dictionary| dictionary.number) {
+        if newest != self.dictionary.as_ref().map(|dictionary| dictionary.stored_as) {
             self.load_newest(connection)?;
         }
         if self.dictionary.is_some() {
@@ -104,16 +106,16 @@ impl Packer {
 
     /// Takes the newest stored dictionary, or none.
     fn load_newest(&mut self, connection: &Connection) -> Result<(), StorageError> {
-        let newest: Option<(i64, Vec<u8>)> = connection
-            .prepare_cached("SELECT number, dictionary FROM dictionaries ORDER BY number DESC LIMIT 1")
+        let newest: Option<(i64, u32, Vec<u8>)> = connection
+            .prepare_cached("SELECT number, zstd_id, dictionary FROM dictionaries ORDER BY number DESC LIMIT 1")
             .map_err(backend)?
-            .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .query_row([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
             .optional()
             .map_err(backend)?;
         self.dictionary = match newest {
             None => None,
-            Some((number, dictionary)) => Some(PackingDictionary {
-                number,
+            Some((number, zstd_id, dictionary)) => Some(PackingDictionary {
+                stored_as: (number, zstd_id),
                 prepared: CDict::try_create(&dictionary, LEVEL)
                     .ok_or_else(|| StorageError::Corrupt(format!("packing dictionary {number} does not load")))?,
             }),

@@ -7,7 +7,7 @@ use rusqlite::Connection;
 
 use super::packing::Packer;
 use super::staging::Destination;
-use super::staging_tests::{database, events, text_only};
+use super::staging_tests::{database, events};
 use super::{DATABASE_FILE, SqliteStorage, append_events};
 use crate::{NewEvent, NewWorkspace, Storage, StorageError, StoredEvent};
 
@@ -83,6 +83,10 @@ async fn the_dictionary_holds_no_personal_value() {
     let contains = |value: &str| dictionary.windows(value.len()).any(|window| window == value.as_bytes());
     let mut checked = 0;
     for event in &appended {
+        for entry in event.commitments.0.values() {
+            assert!(!contains(&entry.commitment), "the dictionary holds a commitment");
+            assert!(!entry.salt.as_deref().is_some_and(contains), "the dictionary holds a salt");
+        }
         for field in PERSONAL_FIELDS {
             if let Some(value) = personal_value(&event.body, field).filter(|value| value.len() >= 8) {
                 assert!(!contains(value), "the dictionary holds {field} {value}");
@@ -123,8 +127,22 @@ fn a_dictionary_rolled_back_is_never_packed_with() {
         .prepare("SELECT COUNT(*) FROM events WHERE packed IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dictionaries)")
         .unwrap();
     assert_eq!(missing.query_row([], |row| row.get::<_, i64>(0)).unwrap(), 0);
-    // A packer that never trains writes text, whatever the store holds.
-    append_events(&connection, &mut text_only(), Destination::Indexed, "beta", &appended[60..70]).unwrap();
+    // A dictionary stored by another under the same number is taken up, not
+    // mistaken for the one this packer holds.
+    let samples: Vec<String> =
+        (0..400).map(|at| format!("{{\"another\":{at},\"store\":\"its sample number {}\"}}", at * 7919)).collect();
+    let other = zstd::dict::from_samples(&samples, 4096).expect("another dictionary");
+    let other_id = zstd::zstd_safe::get_dict_id_from_dict(&other).expect("an id").get();
+    connection
+        .execute("UPDATE dictionaries SET zstd_id = ?1, dictionary = ?2", rusqlite::params![other_id, other])
+        .unwrap();
+    append_events(&connection, &mut packer, Destination::Indexed, "beta", &appended[60..70]).unwrap();
+    let mut packed = connection.prepare("SELECT packed FROM events WHERE workspace = 'beta'").unwrap();
+    let stored: u32 = connection.query_row("SELECT zstd_id FROM dictionaries", [], |row| row.get(0)).unwrap();
+    for frame in packed.query_map([], |row| row.get::<_, Vec<u8>>(0)).unwrap() {
+        let named = zstd::zstd_safe::get_dict_id_from_frame(&frame.unwrap()).map(|id| id.get());
+        assert_eq!(named, Some(stored));
+    }
 }
 
 #[tokio::test]

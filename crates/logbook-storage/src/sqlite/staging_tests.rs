@@ -39,8 +39,9 @@ pub(super) fn events(count: usize) -> Vec<NewEvent> {
         .collect()
 }
 
-/// A packer that never trains: these tests compare rows as text (packed rows
-/// are read back in `packing_tests.rs` and the conformance suite).
+/// A packer that never trains: in these tests' databases, which hold no
+/// dictionary, it writes rows as text, which they compare (packed rows are read
+/// back in `packing_tests.rs` and the conformance suite).
 pub(super) fn text_only() -> Packer {
     Packer::new(usize::MAX)
 }
